@@ -76,6 +76,9 @@ class Predictor:
         self.max_length = max_length or self._default_max_length()
         self.cleaning = bool(info.get("clean", True))
         self.name = info.get("name") or self._default_name()
+        # The fast tokenizer keeps truncation/padding settings in shared state, and concurrent
+        # forward passes would only fight over the same cores: one batch at a time per model.
+        self._lock = threading.Lock()
 
     def _default_max_length(self) -> int:
         limits = [DEFAULT_MAX_LENGTH, getattr(self.config, "max_position_embeddings", 512)]
@@ -113,8 +116,9 @@ class Predictor:
         for start in range(0, len(first), self.batch_size):
             end = start + self.batch_size
             chunk_second = second[start:end] if second is not None else None
-            batch, cut = self.preprocess(first[start:end], chunk_second)
-            logits.append(self.forward(batch))
+            with self._lock:
+                batch, cut = self.preprocess(first[start:end], chunk_second)
+                logits.append(self.forward(batch))
             truncated.extend(cut)
         if not logits:
             return torch.empty(0, self.config.num_labels), []

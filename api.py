@@ -1,0 +1,138 @@
+"""JSON API under /api/v1, and the health probes /healthz and /readyz."""
+from flask import Blueprint, current_app, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+import models
+from serving import InputError, check_pair, check_text, get_predictor, get_registry, predict
+
+bp = Blueprint("api", __name__)
+PREFIX = "/api/v1"
+
+# Korean messages for the HTTP errors Flask raises itself, by status.
+HTTP_ERRORS = {
+    400: ("bad_request", "잘못된 요청입니다."),
+    404: ("not_found", "없는 API 주소입니다."),
+    405: ("method_not_allowed", "이 주소에서 허용되지 않는 HTTP 메서드입니다."),
+    413: ("payload_too_large", "요청 본문이 너무 큽니다."),
+    500: ("internal_error", "서버 내부 오류입니다."),
+}
+
+
+@bp.post(f"{PREFIX}/sentiment")
+def sentiment():
+    """Classify {"text": ...} or a batch {"texts": [...]} as positive or negative."""
+    body = json_object()
+    predictor = get_predictor(models.SENTIMENT)
+    if "texts" in body:
+        reject_mixed(body, ("text",), "texts")
+        texts = batch_items(body, "texts")
+        checked = [check_text(text, predictor, f"texts[{i}]") for i, text in enumerate(texts)]
+        return {"results": predict(predictor, checked), "model": predictor.name}
+    text = check_text(required(body, "text", "'text' 또는 'texts'"), predictor, "text")
+    return predict(predictor, [text])[0]
+
+
+@bp.post(f"{PREFIX}/similarity")
+def similarity():
+    """Score {"sentence1", "sentence2"} or a batch {"pairs": [[a, b], ...]} from 0 to 5."""
+    body = json_object()
+    predictor = get_predictor(models.SIMILARITY)
+    if "pairs" in body:
+        reject_mixed(body, ("sentence1", "sentence2"), "pairs")
+        pairs = [pair_of(item, f"pairs[{i}]") for i, item in enumerate(batch_items(body, "pairs"))]
+        checked = [check_pair(pair, predictor, f"pairs[{i}][0]", f"pairs[{i}][1]")
+                   for i, pair in enumerate(pairs)]
+        return {"results": predict(predictor, checked), "model": predictor.name}
+    needed = "'sentence1'과 'sentence2', 또는 'pairs'"
+    pair = (required(body, "sentence1", needed), required(body, "sentence2", needed))
+    return predict(predictor, [check_pair(pair, predictor, "sentence1", "sentence2")])[0]
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up and answering."""
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready once both models are loaded (loading them now if they were not): names and devices."""
+    registry = get_registry()
+    try:
+        registry.load_all()
+    except models.ModelLoadError as error:
+        current_app.logger.error("model not ready: %s", error)
+        return {"ready": False, "models": registry.loaded()}, 503
+    return {"ready": True, "models": registry.loaded()}
+
+
+def json_object() -> dict:
+    """The request body as a JSON object (any content type), else InputError."""
+    try:
+        body = request.get_json(force=True)
+    except (BadRequest, RecursionError) as error:  # RecursionError: arrays nested thousands deep
+        raise InputError("invalid_json", "요청 본문이 올바른 JSON이 아닙니다.") from error
+    if not isinstance(body, dict):
+        raise InputError("invalid_type", "요청 본문은 JSON 객체({…})여야 합니다.")
+    return body
+
+
+def required(body, field, needed):
+    """body[field], else a missing_field error saying which fields the request needs."""
+    if field not in body:
+        raise InputError("missing_field", f"{needed} 필드가 필요합니다.")
+    return body[field]
+
+
+def reject_mixed(body, singles, batch) -> None:
+    """A request is either one input or a batch: refuse a body that has both kinds of field."""
+    for single in singles:
+        if single in body:
+            raise InputError("conflicting_fields", f"'{single}'와 '{batch}' 중 하나만 보내세요.")
+
+
+def batch_items(body, field) -> list:
+    """body[field] as a list of 1 to MAX_BATCH_ITEMS items."""
+    items, limit = body[field], current_app.config["MAX_BATCH_ITEMS"]
+    if not isinstance(items, list):
+        raise InputError("invalid_type", f"{field}: 목록이어야 합니다.")
+    if not items:
+        raise InputError("empty_batch", f"{field}: 목록이 비어 있습니다.")
+    if len(items) > limit:
+        raise InputError("too_many_items",
+                         f"{field}: {len(items)}개는 너무 많습니다. 한 번에 {limit}개까지 보낼 수 있습니다.", 413)
+    return items
+
+
+def pair_of(item, field) -> list:
+    """A batch item that must be a list of exactly two sentences."""
+    if not isinstance(item, list) or len(item) != 2:
+        raise InputError("invalid_type", f"{field}: 문장 두 개의 목록이어야 합니다.")
+    return item
+
+
+def error_response(status, code, message):
+    """The API's error body: {"error": {"code", "message"}}."""
+    return {"error": {"code": code, "message": message}}, status
+
+
+@bp.errorhandler(InputError)
+def input_error(error):
+    """A request the client can fix: 400, or 413 for too much input."""
+    return error_response(error.status, error.code, error.message)
+
+
+@bp.errorhandler(models.ModelLoadError)
+def model_unavailable(error):
+    """A model that could not load (only when models load lazily): log it, answer 503."""
+    current_app.logger.error("model unavailable: %s", error)
+    return error_response(503, "model_unavailable", "모델을 불러오지 못했습니다. 관리자에게 문의하세요.")
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error):
+    """HTTP errors (404, 405, 413…) as JSON under /api, as Werkzeug's HTML pages elsewhere."""
+    if request.path.split("/")[1] != "api":
+        return error
+    code, message = HTTP_ERRORS.get(error.code, ("http_error", "요청을 처리하지 못했습니다."))
+    return error_response(error.code, code, message)

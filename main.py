@@ -1,0 +1,35 @@
+"""Application factory: config defaults → FLASK_* environment → test config; models; blueprints.
+
+Run with `gunicorn -c gunicorn.conf.py 'main:create_app()'` (see README.md for the settings).
+"""
+from flask import Flask
+
+import api
+import pages
+import serving
+
+DEFAULTS = {
+    # A model directory (relative paths are read from the repo root) or a hub model id.
+    "SENTIMENT_MODEL": "running_model/sentiment",
+    "SIMILARITY_MODEL": "running_model/similarity",
+    "DEVICE": None,  # "cpu", "cuda", "cuda:1"…; None: CUDA when available, else CPU
+    "MAX_TEXT_CHARS": 1000,  # longest text or sentence accepted, in characters
+    "MAX_BATCH_ITEMS": 64,  # most texts or pairs in one API request
+    "MAX_CONTENT_LENGTH": 1_048_576,  # largest request body in bytes; Flask answers 413 above it
+    "MAX_LENGTH": None,  # tokens per input; None: the model's own (models.py caps it at 128)
+    "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
+}
+
+
+def create_app(test_config=None):
+    """Build the app: defaults, then FLASK_* environment variables, then test_config."""
+    app = Flask(__name__)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env()
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    app.json.ensure_ascii = False  # Korean stays readable in JSON, not \uXXXX
+    serving.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    return app

@@ -1,0 +1,77 @@
+"""HTML pages (Korean UI): the home page and the sentiment and similarity forms."""
+from flask import Blueprint, current_app, render_template, request
+
+import models
+from serving import InputError, check_pair, check_text, get_predictor, get_registry, predict
+
+bp = Blueprint("pages", __name__)
+
+SENTIMENT_EXAMPLES = ["이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "배우 연기는 좋은데 스토리가 너무 뻔하다"]
+SIMILARITY_EXAMPLES = [
+    ("오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요"),
+    ("회의는 내일 오후 세 시에 시작합니다", "내일 오후 3시에 회의가 열립니다"),
+    ("이 영화 정말 재밌다!", "주식 시장이 크게 하락했다"),
+]
+TASK_NAMES = {models.SENTIMENT: "감정 분석", models.SIMILARITY: "문장 유사도"}
+
+
+@bp.get("/")
+def index():
+    """What the demo does, links to both tasks, and the models loaded so far."""
+    return render_template("index.html", models=get_registry().loaded(), task_names=TASK_NAMES)
+
+
+@bp.route("/sentiment", methods=("GET", "POST"))
+def sentiment():
+    """The sentiment form; on POST, classify the text and show the verdict."""
+    text = request.form.get("text", "")
+    page = {"text": text, "examples": SENTIMENT_EXAMPLES, "labels_ko": models.LABELS_KO}
+    if request.method == "GET":
+        return render_template("sentiment.html", **page)
+    predictor = get_predictor(models.SENTIMENT)
+    try:
+        check_text(text, predictor, "문장")
+    except InputError as error:
+        return render_template("sentiment.html", error=error.message, **page), 400
+    result = predict(predictor, [text])[0]
+    return render_template("sentiment.html", result=result, model=predictor.describe(), **page)
+
+
+@bp.route("/similarity", methods=("GET", "POST"))
+def similarity():
+    """The similarity form; on POST, score the two sentences and say how alike they are."""
+    pair = (request.form.get("sentence1", ""), request.form.get("sentence2", ""))
+    page = {"sentence1": pair[0], "sentence2": pair[1], "examples": SIMILARITY_EXAMPLES}
+    if request.method == "GET":
+        return render_template("similarity.html", **page)
+    predictor = get_predictor(models.SIMILARITY)
+    try:
+        check_pair(pair, predictor, "문장 1", "문장 2")
+    except InputError as error:
+        return render_template("similarity.html", error=error.message, **page), 400
+    result = predict(predictor, [pair])[0]
+    return render_template("similarity.html", result=result, model=predictor.describe(), **page)
+
+
+@bp.errorhandler(models.ModelLoadError)
+def model_unavailable(error):
+    """A model that could not load (only when models load lazily): log it, say so, 503."""
+    current_app.logger.error("model unavailable: %s", error)
+    return render_template("error.html", message="모델을 불러오지 못했습니다. 관리자에게 문의하세요."), 503
+
+
+@bp.app_template_filter("percent")
+def percent(probability) -> str:
+    """0.974 → '97%'."""
+    return f"{probability:.0%}"
+
+
+@bp.app_template_filter("gwa")
+def gwa(word) -> str:
+    """The particle 'and' for word: 과 after a final consonant, 와 after a vowel (과 if unsure)."""
+    for char in reversed(word):
+        if "가" <= char <= "힣":
+            return "과" if (ord(char) - ord("가")) % 28 else "와"
+        if char.isalnum():  # ends in a Latin letter or a digit: no syllable to read
+            break
+    return "과"

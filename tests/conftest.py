@@ -1,0 +1,92 @@
+"""Fixtures: tiny random ELECTRA models with a tiny Korean WordPiece tokenizer; app and client."""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# Tests never reach the network nor read the developer's model cache. huggingface_hub reads
+# these once, when it is first imported, so they are set before anything imports it.
+HUB_CACHE = Path(tempfile.mkdtemp(prefix="test-hf-hub-"))
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = str(HUB_CACHE)
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from transformers import ElectraConfig, ElectraForSequenceClassification  # noqa: E402
+
+from main import create_app  # noqa: E402
+from training.tokenizer import train_tokenizer  # noqa: E402
+
+# The tiny models gain nothing from threads, and a long training may be using every core.
+torch.set_num_threads(1)
+
+CORPUS = [
+    "이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "배우 연기는 좋은데 스토리가 너무 뻔하다",
+    "오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요", "내일 오후 3시에 회의가 열립니다",
+    "회의는 내일 오후 세 시에 시작합니다", "주식 시장이 크게 하락했다", "최고의 영화입니다 강력 추천",
+    "지루하고 재미없어요", "음악이 아름답고 감동적이었다", "돈이 아깝다", "한국어 문장 이해 데모",
+    "The movie was great", "ㅋㅋㅋ 웃겨요", "별로였어요 다시는 안 볼래요",
+]
+
+
+def pytest_unconfigure(config):
+    """Remove the temporary hub cache."""
+    shutil.rmtree(HUB_CACHE, ignore_errors=True)
+
+
+def build_tokenizer():
+    """A WordPiece tokenizer trained on CORPUS with the project's own tokenizer recipe."""
+    return train_tokenizer(CORPUS, vocab_size=400, min_frequency=1)
+
+
+def save_tiny_model(directory, tokenizer, **task) -> Path:
+    """Save a tiny random ELECTRA classifier and its tokenizer: a complete model directory."""
+    config = ElectraConfig(
+        vocab_size=len(tokenizer), embedding_size=32, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=128, **task)
+    with torch.random.fork_rng():  # seeded here, and other tests' random state left as it was
+        torch.manual_seed(0)
+        ElectraForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return Path(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict:
+    """Model directories by task: sentiment (2 labels) and similarity (1 regression output)."""
+    root, tokenizer = tmp_path_factory.mktemp("models"), build_tokenizer()
+    return {
+        "sentiment": save_tiny_model(
+            root / "sentiment-tiny", tokenizer, num_labels=2,
+            id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}),
+        "similarity": save_tiny_model(
+            root / "similarity-tiny", tokenizer, num_labels=1, problem_type="regression"),
+    }
+
+
+@pytest.fixture(scope="session")
+def hub_cache() -> Path:
+    """The session's offline hub cache: a model laid out there loads by its id."""
+    import huggingface_hub.constants
+    assert huggingface_hub.constants.HF_HUB_CACHE == str(HUB_CACHE), (
+        "huggingface_hub was imported before conftest.py could set HF_HUB_CACHE")
+    return HUB_CACHE
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_models) -> dict:
+    """create_app's test config for the tiny models."""
+    return {"TESTING": True, "SENTIMENT_MODEL": str(tiny_models["sentiment"]),
+            "SIMILARITY_MODEL": str(tiny_models["similarity"])}
+
+
+@pytest.fixture(scope="session")
+def app(tiny_config):
+    """One app on the tiny models for the session (views do not change it)."""
+    return create_app(tiny_config)
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the session's app."""
+    return app.test_client()

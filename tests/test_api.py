@@ -1,0 +1,183 @@
+"""The JSON API contract, its errors, and the health probes."""
+import json
+
+import pytest
+
+from main import create_app
+
+SENTIMENT = "/api/v1/sentiment"
+SIMILARITY = "/api/v1/similarity"
+
+
+def post_json(client, url, body):
+    """POST body serialised as JSON (or sent as-is when it is already a string)."""
+    data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+    return client.post(url, data=data, content_type="application/json")
+
+
+def assert_sentiment_result(result, model):
+    """Every key of one sentiment result, with its type and range."""
+    assert set(result) == {"label", "label_ko", "score", "probabilities", "cleaned",
+                           "truncated", "model"}
+    assert result["label"] in ("negative", "positive")
+    assert result["label_ko"] == {"negative": "부정", "positive": "긍정"}[result["label"]]
+    assert set(result["probabilities"]) == {"negative", "positive"}
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert result["score"] == max(result["probabilities"].values())
+    assert isinstance(result["cleaned"], str) and isinstance(result["truncated"], bool)
+    assert result["model"] == model
+
+
+def assert_similarity_result(result, model):
+    """Every key of one similarity result, with its type and range."""
+    assert {"score", "percent", "similar", "message", "truncated", "model"} <= set(result)
+    assert 0.0 <= result["score"] <= 5.0 and 0 <= result["percent"] <= 100
+    assert result["similar"] == (result["score"] >= 3.0)
+    assert result["message"] == f"유사도는 {result['percent']}% 입니다"
+    assert isinstance(result["truncated"], bool) and result["model"] == model
+
+
+def test_sentiment_single(client):
+    response = post_json(client, SENTIMENT, {"text": "이 영화 정말 재밌다! 😀"})
+    assert response.status_code == 200
+    assert_sentiment_result(response.json, "sentiment-tiny")
+    assert response.json["cleaned"] == "이 영화 정말 재밌다!"
+
+
+def test_sentiment_batch(client):
+    texts = ["이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "돈이 아깝다"]
+    response = post_json(client, SENTIMENT, {"texts": texts})
+    assert response.status_code == 200
+    assert response.json["model"] == "sentiment-tiny" and len(response.json["results"]) == 3
+    for text, result in zip(texts, response.json["results"]):
+        assert_sentiment_result(result, "sentiment-tiny")
+        assert result["cleaned"] == text
+
+
+def test_similarity_single(client):
+    body = {"sentence1": "오늘 날씨가 정말 좋네요", "sentence2": "오늘은 날씨가 맑고 화창하네요"}
+    response = post_json(client, SIMILARITY, body)
+    assert response.status_code == 200
+    assert_similarity_result(response.json, "similarity-tiny")
+
+
+def test_similarity_batch(client):
+    pairs = [["오늘 날씨가 정말 좋네요", "주식 시장이 크게 하락했다"], ["돈이 아깝다", "지루하고 재미없어요"]]
+    response = post_json(client, SIMILARITY, {"pairs": pairs})
+    assert response.status_code == 200
+    assert response.json["model"] == "similarity-tiny" and len(response.json["results"]) == 2
+    for result in response.json["results"]:
+        assert_similarity_result(result, "similarity-tiny")
+
+
+def test_long_text_is_truncated(tiny_config):
+    client = create_app({**tiny_config, "MAX_LENGTH": 8}).test_client()
+    response = post_json(client, SENTIMENT, {"texts": ["이 영화 정말 재밌다! " * 10, "돈이 아깝다"]})
+    assert [result["truncated"] for result in response.json["results"]] == [True, False]
+
+
+def test_korean_is_not_escaped(client):
+    raw = post_json(client, SENTIMENT, {"text": "이 영화 정말 재밌다!"}).data
+    assert "긍정".encode() in raw or "부정".encode() in raw
+    assert b"\\u" not in raw
+    error = post_json(client, SENTIMENT, {"text": " "}).data
+    assert "비어 있습니다".encode() in error
+
+
+LONG = "가" * 1001
+BAD_REQUESTS = [
+    # url, body, status, error code
+    (SENTIMENT, "{not json", 400, "invalid_json"),
+    (SENTIMENT, "", 400, "invalid_json"),
+    (SENTIMENT, b"\xff\xfe", 400, "invalid_json"),
+    (SENTIMENT, "[" * 100_000 + "]" * 100_000, 400, "invalid_json"),
+    (SENTIMENT, "null", 400, "invalid_type"),
+    (SENTIMENT, '"just a string"', 400, "invalid_type"),
+    (SENTIMENT, [1, 2], 400, "invalid_type"),
+    (SENTIMENT, {}, 400, "missing_field"),
+    (SENTIMENT, {"txt": "오타"}, 400, "missing_field"),
+    (SENTIMENT, {"text": None}, 400, "invalid_type"),
+    (SENTIMENT, {"text": 42}, 400, "invalid_type"),
+    (SENTIMENT, {"text": ["a"]}, 400, "invalid_type"),
+    (SENTIMENT, {"text": {"nested": "object"}}, 400, "invalid_type"),
+    (SENTIMENT, {"text": ""}, 400, "empty_text"),
+    (SENTIMENT, {"text": " \n\t "}, 400, "empty_text"),
+    (SENTIMENT, {"text": "😀😂👍"}, 400, "empty_after_cleaning"),
+    (SENTIMENT, {"text": "https://example.com/a ★"}, 400, "empty_after_cleaning"),
+    (SENTIMENT, '{"text": "\\ud800"}', 400, "invalid_text"),
+    (SENTIMENT, {"text": LONG}, 413, "text_too_long"),
+    (SENTIMENT, {"texts": "not a list"}, 400, "invalid_type"),
+    (SENTIMENT, {"texts": []}, 400, "empty_batch"),
+    (SENTIMENT, {"texts": ["좋다"] * 65}, 413, "too_many_items"),
+    (SENTIMENT, {"texts": ["좋다", None]}, 400, "invalid_type"),
+    (SENTIMENT, {"texts": ["좋다", True]}, 400, "invalid_type"),
+    (SENTIMENT, {"texts": ["좋다", 1.5]}, 400, "invalid_type"),
+    (SENTIMENT, {"texts": ["좋다", "  "]}, 400, "empty_text"),
+    (SENTIMENT, {"texts": ["좋다", "🎉"]}, 400, "empty_after_cleaning"),
+    (SENTIMENT, {"texts": ["좋다", LONG]}, 413, "text_too_long"),
+    (SENTIMENT, {"text": "좋다", "texts": ["좋다"]}, 400, "conflicting_fields"),
+    (SIMILARITY, {}, 400, "missing_field"),
+    (SIMILARITY, {"sentence1": "좋다"}, 400, "missing_field"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": 3}, 400, "invalid_type"),
+    (SIMILARITY, {"sentence1": "", "sentence2": "좋다"}, 400, "empty_text"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": "🙂"}, 400, "empty_after_cleaning"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": LONG}, 413, "text_too_long"),
+    (SIMILARITY, {"pairs": {"a": "b"}}, 400, "invalid_type"),
+    (SIMILARITY, {"pairs": []}, 400, "empty_batch"),
+    (SIMILARITY, {"pairs": [["좋다", "싫다"]] * 65}, 413, "too_many_items"),
+    (SIMILARITY, {"pairs": [["좋다"]]}, 400, "invalid_type"),
+    (SIMILARITY, {"pairs": [["좋다", "싫다", "음"]]}, 400, "invalid_type"),
+    (SIMILARITY, {"pairs": ["좋다 싫다"]}, 400, "invalid_type"),
+    (SIMILARITY, {"pairs": [["좋다", None]]}, 400, "invalid_type"),
+    (SIMILARITY, {"pairs": [["좋다", " "]]}, 400, "empty_text"),
+    (SIMILARITY, {"pairs": [["좋다", "싫다"]], "sentence2": "음"}, 400, "conflicting_fields"),
+]
+
+
+@pytest.mark.parametrize("url, body, status, code", BAD_REQUESTS)
+def test_bad_requests(client, url, body, status, code):
+    response = post_json(client, url, body)
+    assert (response.status_code, response.json["error"]["code"]) == (status, code)
+    assert any("가" <= char <= "힣" for char in response.json["error"]["message"])
+
+
+def test_body_over_limit_is_413(client):
+    body = json.dumps({"text": "a" * 1_100_000})
+    response = post_json(client, SENTIMENT, body)
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+
+
+def test_json_without_content_type_is_accepted(client):
+    response = client.post(SENTIMENT, data=json.dumps({"text": "재밌다"}))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("method, url, status, code", [
+    ("get", SENTIMENT, 405, "method_not_allowed"),
+    ("put", SIMILARITY, 405, "method_not_allowed"),
+    ("post", "/api/v1/nothing", 404, "not_found"),
+    ("get", "/api/v2/sentiment", 404, "not_found"),
+    ("get", "/api", 404, "not_found"),
+])
+def test_http_errors_under_api_are_json(client, method, url, status, code):
+    response = getattr(client, method)(url)
+    assert response.status_code == status and response.is_json
+    assert response.json["error"]["code"] == code
+
+
+def test_http_errors_elsewhere_are_html(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_healthz(client):
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_readyz(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json["ready"] is True
+    models = response.json["models"]
+    assert models["sentiment"]["name"] == "sentiment-tiny"
+    assert models["similarity"]["device"] == "cpu"

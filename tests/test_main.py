@@ -1,0 +1,99 @@
+"""create_app: defaults, environment, test config; loading the models or refusing to start."""
+import logging
+import shutil
+
+import pytest
+
+from main import DEFAULTS, create_app
+from serving import EXIT_NO_MODEL, ROOT
+
+SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_defaults_point_at_running_model():
+    assert DEFAULTS["SENTIMENT_MODEL"] == "running_model/sentiment"
+    assert DEFAULTS["SIMILARITY_MODEL"] == "running_model/similarity"
+    assert DEFAULTS["MAX_CONTENT_LENGTH"] == 1_048_576 and DEFAULTS["MAX_BATCH_ITEMS"] == 64
+
+
+def test_loads_both_models_from_directories(app, tiny_models):
+    loaded = app.extensions["predictors"].loaded()
+    assert {task: model["name"] for task, model in loaded.items()} == {
+        "sentiment": "sentiment-tiny", "similarity": "similarity-tiny"}
+    assert loaded["sentiment"]["device"] == "cpu" and app.json.ensure_ascii is False
+
+
+def test_environment_then_test_config(monkeypatch, tiny_models, tiny_config):
+    monkeypatch.setenv("FLASK_SENTIMENT_MODEL", str(tiny_models["sentiment"]))
+    monkeypatch.setenv("FLASK_SIMILARITY_MODEL", str(tiny_models["similarity"]))
+    monkeypatch.setenv("FLASK_MAX_TEXT_CHARS", "20")
+    monkeypatch.setenv("FLASK_DEVICE", "cpu")
+    app = create_app({"TESTING": True, "MAX_BATCH_ITEMS": 2})
+    assert (app.config["MAX_TEXT_CHARS"], app.config["MAX_BATCH_ITEMS"]) == (20, 2)
+    assert app.config["DEVICE"] == "cpu"
+    assert app.extensions["predictors"].loaded()["sentiment"]["name"] == "sentiment-tiny"
+
+
+def put_in_hub_cache(hub_cache, model_dir, repo_id):
+    """Lay a model directory out the way the hub cache stores a download of repo_id."""
+    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(model_dir, repo / "snapshots" / SNAPSHOT)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(SNAPSHOT)
+
+
+def test_loads_model_by_hub_id_offline(hub_cache, tiny_models, tiny_config):
+    put_in_hub_cache(hub_cache, tiny_models["sentiment"], "tiny-org/sentiment-tiny")
+    app = create_app({**tiny_config, "SENTIMENT_MODEL": "tiny-org/sentiment-tiny"})
+    assert app.extensions["predictors"].loaded()["sentiment"]["name"] == "tiny-org/sentiment-tiny"
+    response = app.test_client().post("/api/v1/sentiment", json={"text": "재밌다"})
+    assert response.status_code == 200 and response.json["model"] == "tiny-org/sentiment-tiny"
+
+
+def startup_failure(caplog, config) -> str:
+    """The one error line create_app logs when it refuses to start, checking it exits with 3."""
+    with caplog.at_level(logging.ERROR), pytest.raises(SystemExit) as raised:
+        create_app(config)
+    assert raised.value.code == EXIT_NO_MODEL
+    errors = [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0]
+    return errors[0]
+
+
+def test_missing_directory_refuses_to_start(caplog, tiny_config, tmp_path):
+    missing = tmp_path / "no-model-here"
+    line = startup_failure(caplog, {**tiny_config, "SIMILARITY_MODEL": str(missing)})
+    assert f"SIMILARITY_MODEL points to {missing}: no such directory" in line
+    assert "python -m training.finetune --task similarity" in line
+
+
+def test_missing_running_model_is_a_path_not_a_hub_id(caplog, tiny_config):
+    # Were it tried as a hub id, the hub client would retry the network for many seconds.
+    setting = "running_model/no-such-model"
+    line = startup_failure(caplog, {**tiny_config, "SENTIMENT_MODEL": setting})
+    assert f"SENTIMENT_MODEL points to {ROOT / setting}: no such directory" in line
+    assert "python -m training.finetune --task sentiment" in line
+
+
+def test_directory_without_model_refuses_to_start(caplog, tiny_config, tmp_path):
+    line = startup_failure(caplog, {**tiny_config, "SENTIMENT_MODEL": str(tmp_path)})
+    assert f"SENTIMENT_MODEL points to {tmp_path}: cannot read a model config" in line
+
+
+def test_wrong_task_model_refuses_to_start(caplog, tiny_config, tiny_models):
+    config = {**tiny_config, "SENTIMENT_MODEL": str(tiny_models["similarity"])}
+    line = startup_failure(caplog, config)
+    assert "SENTIMENT_MODEL points to" in line
+    assert "is a similarity model, expected sentiment" in line
+
+
+def test_lazy_loading_reports_unready_model(tiny_config, tmp_path):
+    config = {**tiny_config, "LOAD_MODELS_AT_START": False, "SIMILARITY_MODEL": str(tmp_path)}
+    client = create_app(config).test_client()
+    assert client.get("/healthz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json["ready"] is False
+    assert list(ready.json["models"]) == ["sentiment"]  # loaded by readyz, unlike similarity
+    response = client.post("/api/v1/similarity", json={"sentence1": "좋다", "sentence2": "싫다"})
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "model_unavailable"

@@ -1,0 +1,38 @@
+"""The trained models in running_model/, served by the app; skipped until they exist."""
+import pytest
+
+from main import create_app
+from serving import ROOT
+
+
+def requires_model(task):
+    """Skip unless running_model/<task> holds a trained model."""
+    present = (ROOT / "running_model" / task / "config.json").is_file()
+    return pytest.mark.skipif(not present, reason=f"no trained model in running_model/{task}")
+
+
+@pytest.fixture(scope="module")
+def real_client():
+    """A client on the default settings, loading only the models that exist (lazily)."""
+    return create_app({"TESTING": True, "LOAD_MODELS_AT_START": False}).test_client()
+
+
+@pytest.mark.real_model
+@requires_model("sentiment")
+@pytest.mark.parametrize("text, label", [
+    ("이 영화 정말 재밌다!", "positive"),
+    ("시간 낭비했다 다신 안 봄", "negative"),
+])
+def test_real_sentiment(real_client, text, label):
+    response = real_client.post("/api/v1/sentiment", json={"text": text})
+    assert response.status_code == 200 and response.json["label"] == label
+
+
+@pytest.mark.real_model
+@requires_model("similarity")
+def test_real_similarity_ranks_paraphrase_above_unrelated(real_client):
+    pairs = [["오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요"],
+             ["오늘 날씨가 정말 좋네요", "주식 시장이 크게 하락했다"]]
+    response = real_client.post("/api/v1/similarity", json={"pairs": pairs})
+    paraphrase, unrelated = (result["score"] for result in response.json["results"])
+    assert paraphrase > unrelated

@@ -1,0 +1,281 @@
+"""Training pipeline: loaders, tokenizer, batching, a tiny fine-tune, resume, evaluate, export."""
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer
+
+from models import load_predictor
+from training import data, evaluate, export, finetune, pretrain
+from training.batching import length_grouped_batches
+from training.tokenizer import train_tokenizer
+
+POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
+NEGATIVE = ["시간 낭비", "너무 지루하다", "최악의 영화", "돈 아깝다", "다신 안 봄"]
+TINY = ["--embedding_size", "16", "--hidden_size", "16", "--num_layers", "1", "--num_heads", "2",
+        "--intermediate_size", "32", "--batch_size", "8", "--threads", "1", "--learning_rate", "2e-3"]
+
+
+def write_tsv(path, header, rows):
+    """A TSV file with a header line, written as is (no quoting)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["\t".join(header)] + ["\t".join(str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def review_rows(n, seed):
+    """Synthetic NSMC rows: id, document, label."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = i % 2
+        words = rng.sample(POSITIVE if label else NEGATIVE, 2)
+        rows.append((i, " ".join(words) + rng.choice(["", "!", " ㅋㅋㅋㅋ"]), label))
+    return rows
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """A miniature ../shared/data with the real file layouts."""
+    root = tmp_path_factory.mktemp("data")
+    header = ("id", "document", "label")
+    write_tsv(root / "nsmc" / "ratings_train.txt", header, review_rows(200, 1) + [(999, "", 0)])
+    write_tsv(root / "nsmc" / "ratings_test.txt", header, review_rows(40, 2) + [(998, '"따옴표로 시작', 1)])
+    sts_header = ("genre", "filename", "year", "id", "score", "sentence1", "sentence2")
+    pairs = [("main", "f", "2012", i, f"{(i % 6) * 5 / 5:.1f}", POSITIVE[i % 5], NEGATIVE[(i * 3) % 5])
+             for i in range(60)]
+    write_tsv(root / "korsts" / "sts-train.tsv", sts_header, pairs)
+    write_tsv(root / "korsts" / "sts-dev.tsv", sts_header, pairs[:20])
+    corpus = [row[1] for row in review_rows(300, 3)]
+    (root / "pretrain").mkdir()
+    (root / "pretrain" / "movie_reviews.txt").write_text("\n".join(corpus) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory):
+    """A tiny WordPiece tokenizer trained on the synthetic reviews."""
+    texts = [row[1] for row in review_rows(300, 4)] * 3
+    tokenizer = train_tokenizer(texts, vocab_size=200, min_frequency=1, limit_alphabet=500)
+    path = tmp_path_factory.mktemp("tokenizer")
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_nsmc_loader_keeps_empty_documents_and_quotes(data_root):
+    frame = data.load_nsmc(data_root / "nsmc" / "ratings_test.txt")
+    assert len(frame) == 41
+    assert frame["text"].iloc[-1] == '"따옴표로 시작'
+    train = data.load_nsmc(data_root / "nsmc" / "ratings_train.txt")
+    assert (train["text"] == "").sum() == 1
+    assert set(train["label"]) == {0, 1}
+
+
+def test_nsmc_split_is_80_20_and_repeatable(data_root):
+    frame = data.load_nsmc(data_root / "nsmc" / "ratings_train.txt")
+    train, dev = data.split_nsmc_train(frame)
+    again, _ = data.split_nsmc_train(frame)
+    assert len(dev) == math.ceil(len(frame) * 0.2) and len(train) + len(dev) == len(frame)
+    assert train["text"].tolist() == again["text"].tolist()
+
+
+def test_korsts_and_klue_loaders_agree_on_columns(data_root, tmp_path):
+    korsts = data.load_korsts(data_root / "korsts" / "sts-dev.tsv")
+    sample = [{"guid": "x", "source": "s", "sentence1": "가", "sentence2": "나",
+               "labels": {"label": 4.6, "real-label": 4.57, "binary-label": 1}}]
+    (tmp_path / "klue.json").write_text(json.dumps(sample, ensure_ascii=False), encoding="utf-8")
+    klue = data.load_pairs(tmp_path / "klue.json")
+    assert list(klue.columns) == list(korsts.columns) == ["sentence1", "sentence2", "score"]
+    assert klue["score"].tolist() == [4.6]
+    assert korsts["score"].between(0, 5).all()
+
+
+def test_question_pair_labels_are_flipped(tmp_path):
+    write_tsv(tmp_path / "extra" / "paws" / "dev_2k.tsv", ("id", "sentence1", "sentence2", "label"), [(1, "a", "b", 1)])
+    write_tsv(tmp_path / "extra" / "paws" / "test_2k.tsv", ("id", "sentence1", "sentence2", "label"), [(2, "c", "d", 0)])
+    header = ("question1", "question2", "is_duplicate")
+    write_tsv(tmp_path / "extra" / "question-pair" / "train.tsv", header, [("같은 질문", "같은 질문", 0)])
+    write_tsv(tmp_path / "extra" / "question-pair" / "dev.tsv", header, [("다른", "질문", 1)])
+    pairs = data.load_paraphrase_pairs(tmp_path)
+    assert pairs["label"].tolist() == [1, 0, 1, 0]
+
+
+def test_tokenizer_round_trip(tokenizer_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    encoded = tokenizer("정말 재밌다", "시간 낭비")
+    tokens = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+    assert tokens[0] == "[CLS]" and tokens.count("[SEP]") == 2
+    assert "[UNK]" not in tokens
+    assert set(encoded["token_type_ids"]) == {0, 1}
+    assert tokenizer.decode(encoded["input_ids"], skip_special_tokens=True) == "정말 재밌다 시간 낭비"
+
+
+def test_length_grouped_batches_cover_every_index_once():
+    lengths = [random.Random(i).randint(1, 100) for i in range(1000)]
+    batches = length_grouped_batches(lengths, 16, seed=7, group_factor=4)
+    flat = sorted(i for batch in batches for i in batch)
+    assert flat == list(range(1000))
+    assert batches == length_grouped_batches(lengths, 16, seed=7, group_factor=4)
+    spread = sum(max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches) / len(batches)
+    assert spread < 30  # random batches of 16 would spread about 88
+
+
+def test_config_file_rejects_unknown_keys(tmp_path):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"task": "sentiment", "learning_rat": 1e-4}))
+    with pytest.raises(ValueError, match="learning_rat"):
+        finetune.parse_args(["--config", str(config)])
+
+
+def run_finetune(task, data_root, tokenizer_dir, out, *extra):
+    """A tiny fine-tuning run; returns the best dev score."""
+    argv = ["--task", task, "--data_dir", str(data_root), "--tokenizer", str(tokenizer_dir),
+            "--out", str(out), "--epochs", "1", *TINY, *extra]
+    args = finetune.parse_args(argv)
+    return finetune.Trainer(args).run()
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, data_root, tokenizer_dir):
+    """Tiny sentiment and similarity models fine-tuned from random init."""
+    root = tmp_path_factory.mktemp("runs")
+    for task in ("sentiment", "similarity"):
+        run_finetune(task, data_root, tokenizer_dir, root / task)
+    return root
+
+
+@pytest.mark.parametrize("task", ["sentiment", "similarity"])
+def test_finetune_saves_a_complete_model_directory(trained, task):
+    best = trained / task / "best"
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "serving.json", "dev_metrics.json"):
+        assert (best / name).is_file(), name
+    serving = json.loads((best / "serving.json").read_text())
+    assert serving["task"] == task and serving["clean"] is True
+    assert (trained / task / "checkpoint.pt").is_file()
+
+
+def test_resume_continues_from_the_checkpoint(data_root, tokenizer_dir, tmp_path):
+    run_finetune("sentiment", data_root, tokenizer_dir, tmp_path, "--checkpoint_every", "5")
+    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--tokenizer",
+                                str(tokenizer_dir), "--out", str(tmp_path), "--epochs", "2",
+                                "--resume", "true", *TINY])
+    trainer = finetune.Trainer(args)
+    trainer.load_checkpoint()
+    assert trainer.step == trainer.steps_per_epoch  # the finished first epoch
+    trainer.run()
+    assert trainer.step == 2 * trainer.steps_per_epoch
+
+
+@pytest.mark.parametrize("task, filename, keys", [
+    ("sentiment", "nsmc/ratings_test.txt", {"accuracy", "macro_f1", "confusion_matrix", "n"}),
+    ("similarity", "korsts/sts-dev.tsv", {"pearson", "spearman", "mse", "binary_f1", "n"}),
+])
+def test_evaluate_reports_the_metric_schema(trained, data_root, task, filename, keys):
+    args = evaluate.EvaluateArgs(task=task, model=str(trained / task / "best"), data=str(data_root / filename))
+    result = evaluate.evaluate(args)
+    assert set(result["metrics"]) == keys
+    assert result["model"] == task and result["clean"] is True
+    if task == "sentiment":
+        matrix = result["metrics"]["confusion_matrix"]
+        assert sum(map(sum, matrix)) == result["metrics"]["n"] == 41
+        assert 0 <= result["metrics"]["accuracy"] <= 1
+    else:
+        assert -1 <= result["metrics"]["spearman"] <= 1
+
+
+def test_export_writes_fp16_model_with_card_that_serves(trained, tmp_path):
+    out = tmp_path / "sentiment"
+    evaluation = tmp_path / "eval.json"
+    evaluation.write_text(json.dumps({"model": "x", "data": "test.txt", "metrics": {"accuracy": 0.5}}))
+    export.export(export.ExportArgs(model=str(trained / "sentiment" / "best"), out=str(out),
+                                    evaluations=[str(evaluation)], command=["python -m training.finetune"],
+                                    name="tiny-sentiment"))
+    card = (out / "README.md").read_text()
+    assert "accuracy 0.5000" in card and "python -m training.finetune" in card
+    predictor = load_predictor(out, "sentiment")
+    assert predictor.name == "tiny-sentiment"
+    assert next(predictor.model.parameters()).dtype.is_floating_point
+    config = json.loads((out / "config.json").read_text())
+    assert config.get("dtype", config.get("torch_dtype")) == "float16"
+    result = predictor.predict(["정말 재밌다"])[0]
+    assert result["label"] in ("positive", "negative")
+
+
+def test_init_from_a_saved_model_reuses_its_weights(trained, data_root, tmp_path):
+    source = trained / "sentiment" / "best"
+    run_finetune("similarity", data_root, source, tmp_path, "--init", str(source), "--max_train_examples", "8")
+    predictor = load_predictor(tmp_path / "best", "similarity")
+    assert predictor.config.num_labels == 1 and predictor.config.hidden_size == 16
+
+
+REAL_MODELS = Path(__file__).resolve().parent.parent / "running_model"
+
+
+@pytest.mark.parametrize("task", ["sentiment", "similarity"])
+def test_embedded_model_loads_and_answers(task):
+    if not (REAL_MODELS / task / "config.json").is_file():
+        pytest.skip(f"running_model/{task} has no trained model yet")
+    predictor = load_predictor(REAL_MODELS / task, task)
+    if task == "sentiment":
+        good, bad = predictor.predict(["정말 재밌고 감동적인 최고의 영화", "최악이다 시간 낭비 돈 아깝다"])
+        assert (good["label"], bad["label"]) == ("positive", "negative")
+    else:
+        same, different = predictor.predict([("남자가 기타를 치고 있다.", "남자가 기타를 치고 있다."),
+                                             ("남자가 기타를 치고 있다.", "고양이가 우유를 마신다.")])
+        assert same["score"] > different["score"]
+
+
+def test_pack_never_splits_texts_and_respects_the_row_length():
+    rows = pretrain.pack([[5, 6], [7, 8, 9], [], [10] * 20, [11]], seq_length=8, cls_id=2, sep_id=3)
+    assert all(len(row) <= 8 and row[0] == 2 and row[-1] == 3 for row in rows)
+    assert rows[0] == [2, 5, 6, 3, 7, 8, 9, 3]
+    assert rows[1] == [2] + [10] * 6 + [3]  # a text longer than a row is cut, not split
+    assert rows[2] == [2, 11, 3]
+
+
+def test_masking_skips_special_tokens_and_is_drawn_anew():
+    ids = torch.tensor([[2] + list(range(10, 200)) + [3, 0, 0]])
+    special = torch.tensor([0, 2, 3])
+    first, mask = pretrain.mask_tokens(ids, special, mask_id=4, mask_prob=0.15)
+    second, other = pretrain.mask_tokens(ids, special, mask_id=4, mask_prob=0.15)
+    assert not mask[torch.isin(ids, special)].any()
+    assert (first[mask] == 4).all() and (first[~mask] == ids[~mask]).all()
+    assert 10 <= mask.sum() <= 50 and not torch.equal(mask, other)
+
+
+def tiny_pretrain_args(data_root, tokenizer_dir, out, **overrides):
+    """Arguments for a pretraining run small enough for a test."""
+    values = dict(out=str(out), data_dir=str(data_root), tokenizer=str(tokenizer_dir), seq_length=32,
+                  embedding_size=16, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=32,
+                  max_steps=4, batch_size=4, warmup_steps=0, checkpoint_every=2, threads=1,
+                  include_extra=False)
+    values.update(overrides)
+    return pretrain.PretrainArgs(**values)
+
+
+def test_pretraining_step_gives_finite_losses_and_shares_embeddings(data_root, tokenizer_dir, tmp_path):
+    trainer = pretrain.Pretrainer(tiny_pretrain_args(data_root, tokenizer_dir, tmp_path))
+    shared = trainer.discriminator.electra.embeddings.word_embeddings.weight
+    assert trainer.generator.electra.embeddings.word_embeddings.weight is shared
+    assert trainer.generator.generator_lm_head.weight is shared
+    assert trainer.generator.config.hidden_size == 16  # a quarter of the discriminator's 32 (min 16)
+    before = shared.detach().clone()
+    mlm, rtd = trainer.train_step()
+    assert math.isfinite(mlm) and math.isfinite(rtd) and mlm > 0 and rtd > 0
+    assert not torch.equal(before, shared.detach())
+
+
+def test_pretraining_resumes_and_its_discriminator_initialises_finetuning(data_root, tokenizer_dir, tmp_path):
+    out = tmp_path / "pretrain"
+    pretrain.Pretrainer(tiny_pretrain_args(data_root, tokenizer_dir, out, max_steps=2)).run()
+    resumed = pretrain.Pretrainer(tiny_pretrain_args(data_root, tokenizer_dir, out, max_steps=4, resume=True))
+    assert resumed.run() == 4
+    saved = resumed.discriminator.electra.embeddings.word_embeddings.weight
+    discriminator = out / "discriminator"
+    run_finetune("sentiment", data_root, discriminator, tmp_path / "ft", "--init", str(discriminator))
+    predictor = load_predictor(tmp_path / "ft" / "best", "sentiment")
+    assert predictor.config.hidden_size == 32
+    assert predictor.model.electra.embeddings.word_embeddings.weight.shape == saved.shape

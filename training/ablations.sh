@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Choices measured on NSMC dev with a reduced setting (4 layers, 1 epoch on 40,000 training
+# reviews, 10,000 dev reviews): cleaning on/off, and our WordPiece vocabulary vs the real
+# KoELECTRA v1 vocabulary. Results: runs/ablation-*/best/dev_metrics.json
+set -euo pipefail
+DATA="${KOTEXT_DATA_DIR:-../shared/data}"
+PY="${PYTHON:-.venv/bin/python}"
+COMMON=(--task sentiment --num_layers 4 --epochs 1 --evals_per_epoch 1 --checkpoint_every 100000
+        --max_train_examples 40000 --max_dev_examples 10000)
+"$PY" -m training.finetune "${COMMON[@]}" --out runs/ablation-wp32k-clean --tokenizer runs/tokenizer-wp32k --clean true
+"$PY" -m training.finetune "${COMMON[@]}" --out runs/ablation-wp32k-raw --tokenizer runs/tokenizer-wp32k --clean false
+"$PY" -m training.finetune "${COMMON[@]}" --out runs/ablation-kov1-clean --tokenizer "$DATA/vocab/koelectra-v1" --clean true
+for run in runs/ablation-*/best; do echo "$run $(tr -d '\n ' < "$run/dev_metrics.json")"; done

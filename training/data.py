@@ -1,0 +1,98 @@
+"""Data loaders: NSMC, KorSTS, KLUE-STS JSON, the extra pair sets and the unlabeled corpus."""
+import csv
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR_ENV = "KOTEXT_DATA_DIR"
+
+
+def data_dir(override=None) -> Path:
+    """Where ../shared/data lives: an explicit path, else $KOTEXT_DATA_DIR, else ../shared/data."""
+    chosen = override or os.environ.get(DATA_DIR_ENV) or REPO_ROOT.parent / "shared" / "data"
+    return Path(chosen)
+
+
+def read_tsv(path) -> pd.DataFrame:
+    """A TSV read as text: no quote handling (documents may start with a quote), no NaNs."""
+    return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False,
+                       dtype=str, encoding="utf-8")
+
+
+def load_nsmc(path) -> pd.DataFrame:
+    """NSMC TSV → columns text (str), label (0 negative, 1 positive)."""
+    frame = read_tsv(path)
+    return pd.DataFrame({"text": frame["document"], "label": frame["label"].astype(int)})
+
+
+def split_nsmc_train(frame: pd.DataFrame, seed=42):
+    """The reference 80:20 train/dev split of NSMC train (random_state=42)."""
+    train, dev = train_test_split(frame, test_size=0.2, random_state=seed)
+    return train.reset_index(drop=True), dev.reset_index(drop=True)
+
+
+def load_korsts(path) -> pd.DataFrame:
+    """KorSTS TSV → columns sentence1, sentence2, score (0–5 float)."""
+    frame = read_tsv(path)
+    return pd.DataFrame({"sentence1": frame["sentence1"], "sentence2": frame["sentence2"],
+                         "score": frame["score"].astype(float)})
+
+
+def load_klue_sts(path) -> pd.DataFrame:
+    """KLUE-STS v1.1 JSON (a list of {sentence1, sentence2, labels{label}}) → KorSTS columns."""
+    records = json.loads(Path(path).read_text(encoding="utf-8"))
+    return pd.DataFrame({"sentence1": [r["sentence1"] for r in records],
+                         "sentence2": [r["sentence2"] for r in records],
+                         "score": [float(r["labels"]["label"]) for r in records]})
+
+
+def load_pairs(path) -> pd.DataFrame:
+    """Any STS file by its extension: .json is KLUE-STS, otherwise KorSTS TSV."""
+    return load_klue_sts(path) if str(path).endswith(".json") else load_korsts(path)
+
+
+def load_task_data(task, path) -> pd.DataFrame:
+    """Labeled data of one task from a file."""
+    return load_nsmc(path) if task == "sentiment" else load_pairs(path)
+
+
+def load_paraphrase_pairs(root) -> pd.DataFrame:
+    """The extra labeled pair sets as binary paraphrase pairs (label 1 = same meaning)."""
+    root = Path(root) / "extra"
+    frames = []
+    for name in ("dev_2k.tsv", "test_2k.tsv"):
+        paws = read_tsv(root / "paws" / name)
+        frames.append(pd.DataFrame({"sentence1": paws["sentence1"], "sentence2": paws["sentence2"],
+                                    "label": paws["label"].astype(int)}))
+    for name in ("train.tsv", "dev.tsv"):
+        pairs = read_tsv(root / "question-pair" / name)
+        # Careful: in this set 0 means "the same meaning", so flip it.
+        frames.append(pd.DataFrame({"sentence1": pairs["question1"], "sentence2": pairs["question2"],
+                                    "label": 1 - pairs["is_duplicate"].astype(int)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def iter_corpus(path):
+    """Lines of an unlabeled corpus, stripped, skipping empty ones."""
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            line = line.strip()
+            if line:
+                yield line
+
+
+def extra_texts(root):
+    """Plain Korean texts of the extra sets (for tokenizer and pretraining corpora)."""
+    root = Path(root) / "extra"
+    hate = read_tsv(root / "hate-speech" / "train.tsv")
+    yield from hate["comment"]
+    kornli = read_tsv(root / "kornli" / "xnli.dev.ko.tsv")
+    yield from kornli["sentence1"]
+    yield from kornli["sentence2"]
+    with open(root / "naver-ner" / "test.tsv", encoding="utf-8") as lines:
+        for line in lines:
+            yield line.split("\t")[0]

@@ -1,0 +1,38 @@
+"""Task metrics from scikit-learn and scipy, as plain JSON-ready dicts."""
+import math
+
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_squared_error
+
+SIMILAR_THRESHOLD = 3.0
+
+
+def sentiment_metrics(labels, predictions) -> dict:
+    """Accuracy, macro F1 and the confusion matrix (rows: true negative/positive)."""
+    return {"accuracy": float(accuracy_score(labels, predictions)),
+            "macro_f1": float(f1_score(labels, predictions, average="macro")),
+            "confusion_matrix": confusion_matrix(labels, predictions, labels=[0, 1]).tolist(),
+            "n": len(labels)}
+
+
+def correlation(value) -> float | None:
+    """A correlation as a float, or None where it is undefined (constant predictions)."""
+    return None if math.isnan(value) else float(value)
+
+
+def similarity_metrics(gold, predicted) -> dict:
+    """Pearson, Spearman, MSE and the F1 of the binary decision score >= 3.0."""
+    gold_binary = [score >= SIMILAR_THRESHOLD for score in gold]
+    predicted_binary = [score >= SIMILAR_THRESHOLD for score in predicted]
+    constant = len(set(predicted)) < 2  # scipy warns and returns NaN; say so plainly instead
+    return {"pearson": None if constant else correlation(pearsonr(gold, predicted).statistic),
+            "spearman": None if constant else correlation(spearmanr(gold, predicted).statistic),
+            "mse": float(mean_squared_error(gold, predicted)),
+            "binary_f1": float(f1_score(gold_binary, predicted_binary, zero_division=0)),
+            "n": len(gold)}
+
+
+def headline(task, metrics) -> float:
+    """The one number a model is selected on: accuracy or Spearman (-inf when undefined)."""
+    value = metrics["accuracy"] if task == "sentiment" else metrics["spearman"]
+    return -math.inf if value is None else value
