@@ -279,3 +279,13 @@ def test_pretraining_resumes_and_its_discriminator_initialises_finetuning(data_r
     predictor = load_predictor(tmp_path / "ft" / "best", "sentiment")
     assert predictor.config.hidden_size == 32
     assert predictor.model.electra.embeddings.word_embeddings.weight.shape == saved.shape
+
+
+def test_swapped_pairs_double_the_similarity_train_set(data_root):
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--swap_pairs", "true"])
+    train, dev = finetune.load_splits(args)
+    original = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    assert len(train) == 2 * len(original) and len(dev) == 20
+    back = train.iloc[len(original):]
+    assert back["sentence1"].tolist() == original["sentence2"].tolist()
+    assert back["score"].tolist() == original["score"].tolist()

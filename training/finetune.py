@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 from transformers import (AutoTokenizer, ElectraConfig, ElectraForSequenceClassification,
@@ -55,6 +56,7 @@ class FinetuneArgs:
     evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and best-model checks) per epoch."})
     checkpoint_every: int = field(default=500, metadata={"help": "Steps between resumable checkpoints."})
     resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint.pt if present."})
+    swap_pairs: bool = field(default=False, metadata={"help": "Similarity: also train on every pair in swapped order."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
@@ -140,7 +142,15 @@ def load_splits(args: FinetuneArgs):
         train = train.iloc[:args.max_train_examples]
     if args.max_dev_examples:
         dev = dev.iloc[:args.max_dev_examples]
+    if args.regression and args.swap_pairs:
+        train = with_swapped_pairs(train)
     return train, dev
+
+
+def with_swapped_pairs(frame):
+    """Each pair in both orders: similarity is symmetric, and this doubles a small train set."""
+    swapped = frame.rename(columns={"sentence1": "sentence2", "sentence2": "sentence1"})
+    return pd.concat([frame, swapped[frame.columns]], ignore_index=True)
 
 
 def predict_dev(model, dataset, args, device, pad_id):
