@@ -1,11 +1,12 @@
 # make run: serve the models in running_model/ on 127.0.0.1:8000 (PORT=... to change)
 # make test: run the test suite. Both create .venv and install requirements when needed.
+# make bench: load-test the app against the naive baseline (BENCH_ARGS="--gpu", see bench/run.py)
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 # Touched after a successful install, so pip runs again only when a requirements file changes.
 DEPS := $(VENV)/.deps-installed
 
-.PHONY: venv run test
+.PHONY: venv run test bench
 
 venv: $(DEPS)
 
@@ -21,3 +22,6 @@ run: venv
 
 test: venv
 	$(PYTHON) -m pytest -q
+
+bench: venv
+	$(PYTHON) -m bench.run $(BENCH_ARGS)

@@ -2,6 +2,7 @@
 from flask import Blueprint, current_app, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
+import batching
 import models
 from serving import InputError, check_pair, check_text, get_predictor, get_registry, predict
 
@@ -16,6 +17,9 @@ HTTP_ERRORS = {
     413: ("payload_too_large", "요청 본문이 너무 큽니다."),
     500: ("internal_error", "서버 내부 오류입니다."),
 }
+BUSY_MESSAGE = "지금은 요청이 너무 많아 처리하지 못했습니다. 잠시 후 다시 시도하세요."
+BUSY_MESSAGES = {"timeout": "처리 시간이 초과되었습니다. 잠시 후 다시 시도하세요."}
+RETRY_AFTER_S = "1"  # a batch takes well under a second: the queue has moved on by then
 
 
 @bp.post(f"{PREFIX}/sentiment")
@@ -127,6 +131,13 @@ def model_unavailable(error):
     """A model that could not load (only when models load lazily): log it, answer 503."""
     current_app.logger.error("model unavailable: %s", error)
     return error_response(503, "model_unavailable", "모델을 불러오지 못했습니다. 관리자에게 문의하세요.")
+
+
+@bp.errorhandler(batching.Busy)
+def busy(error):
+    """The model's queue is full, or the answer took too long: 503, and when to try again."""
+    body, status = error_response(503, error.code, BUSY_MESSAGES.get(error.code, BUSY_MESSAGE))
+    return body, status, {"Retry-After": RETRY_AFTER_S}
 
 
 @bp.app_errorhandler(HTTPException)

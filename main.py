@@ -5,6 +5,7 @@ Run with `gunicorn -c gunicorn.conf.py 'main:create_app()'` (see README.md for t
 from flask import Flask
 
 import api
+import monitoring
 import pages
 import serving
 
@@ -18,6 +19,14 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1_048_576,  # largest request body in bytes; Flask answers 413 above it
     "MAX_LENGTH": None,  # tokens per input; None: the model's own (models.py caps it at 128)
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
+    "QUANTIZE": False,  # int8 dynamic quantization of the Linear layers (CPU only)
+    # Micro-batching: concurrent requests for one model share forward passes (batching.py).
+    "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
+    "BATCH_TOKEN_BUDGET": 4096,  # most padded tokens (rows × longest row) in one forward pass
+    "BATCH_MAX_WAIT_MS": 5,  # longest a batch waits for more requests once it has one
+    "BATCH_CALL_COST_TOKENS": None,  # a forward pass's fixed cost in tokens; None: by device
+    "QUEUE_MAX": 256,  # most texts or pairs waiting per model; more: 503 overloaded
+    "REQUEST_TIMEOUT_S": 10,  # longest a request waits for its results; then 503 timeout
 }
 
 
@@ -29,6 +38,7 @@ def create_app(test_config=None):
     if test_config is not None:
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # Korean stays readable in JSON, not \uXXXX
+    monitoring.init_app(app)
     serving.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

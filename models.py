@@ -1,16 +1,23 @@
 """Predictors: load an ELECTRA classifier (local directory or hub id), pick a device, predict.
 
-Inference is split the transformers-pipeline way: preprocess (text → tensors), forward (the
-model call, the one place under ``torch.inference_mode()``) and postprocess (logits → dicts).
+Inference is split the transformers-pipeline way: encode (text → token ids, in the caller's
+thread), forward (padding and the model call, the one place under ``torch.inference_mode()``)
+and postprocess (logits → dicts). `BatchedPredictor` puts a `batching.MicroBatcher` between
+encode and forward, so concurrent requests share forward passes.
 """
+import functools
 import json
+import logging
 import os
 import threading
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
+import batching
 from preprocessing import clean_if
 
 SENTIMENT = "sentiment"
@@ -21,6 +28,13 @@ DEFAULT_MAX_LENGTH = 128
 SERVING_FILE = "serving.json"  # optional metadata in a model directory: name, task, clean
 LABELS_KO = {"negative": "부정", "positive": "긍정"}
 SIMILAR_THRESHOLD = 3.0  # KLUE-STS binarises its 0–5 scores at 3.0
+# What one more forward pass costs, in padded tokens, when a batch is split by length. On a CPU
+# a pass over one short review (~20 ms for ELECTRA-small) is mostly fixed cost, about 64 tokens
+# of work, so a split pays once it saves more padding than that. A GPU runs a whole batch in
+# about the time of one row: there, fewer passes always win.
+CALL_COST_TOKENS = {"cpu": 64, "cuda": batching.NEVER_SPLIT}
+
+log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -57,12 +71,36 @@ def sentiment_label_names(config) -> list:
     return names
 
 
+def quantize_linear_layers(model):
+    """int8 dynamic quantization of every Linear layer (CPU only): int8 weights, fp32 elsewhere."""
+    with warnings.catch_warnings():
+        # torch.ao.quantization is deprecated in favour of torchao (not installed); it still
+        # works, and its deprecation warnings would fill every worker's start-up log.
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8,
+                                                      inplace=True)  # no second fp32 copy
+
+
+@dataclass
+class Encoded:
+    """One input ready for the model: the cleaned text(s), unpadded token features, truncation."""
+
+    cleaned: object  # the text, or [sentence1, sentence2] for a pair
+    features: dict  # input_ids, token_type_ids, attention_mask: lists of ints
+    truncated: bool
+
+    def __len__(self):
+        return len(self.features["input_ids"])
+
+
 class Predictor:
     """One model with its tokenizer, device, max length and cleaning choice."""
 
     task = None
+    warm_up_input = None  # one short input, run once when a worker loads the model
 
-    def __init__(self, location, device=None, max_length=None, batch_size=32, dtype=None):
+    def __init__(self, location, device=None, max_length=None, batch_size=32, dtype=None,
+                 quantize=False):
         self.location = str(location)
         self.device = resolve_device(device)
         self.batch_size = batch_size
@@ -71,14 +109,20 @@ class Predictor:
         model = AutoModelForSequenceClassification.from_pretrained(self.location)
         # fp16 halves GPU memory and speeds up inference; CPUs run fp32 (fp16 there is slow).
         dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
-        self.model = model.to(device=self.device, dtype=dtype).eval()
+        model = model.to(device=self.device, dtype=dtype).eval()
+        self.quantized = bool(quantize) and self.device.type == "cpu"
+        if quantize and not self.quantized:
+            log.warning("QUANTIZE applies to CPU models only; %s runs unquantized", self.device)
+        self.model = quantize_linear_layers(model) if self.quantized else model
         self.config = model.config
         self.max_length = max_length or self._default_max_length()
         self.cleaning = bool(info.get("clean", True))
         self.name = info.get("name") or self._default_name()
-        # The fast tokenizer keeps truncation/padding settings in shared state, and concurrent
-        # forward passes would only fight over the same cores: one batch at a time per model.
-        self._lock = threading.Lock()
+        self.call_cost_tokens = CALL_COST_TOKENS.get(self.device.type, batching.NEVER_SPLIT)
+        # The fast tokenizer keeps its truncation settings in shared state: one caller at a time.
+        self._tokenizer_lock = threading.Lock()
+        # Concurrent forward passes would only fight over the same cores: one batch at a time.
+        self._model_lock = threading.Lock()
 
     def _default_max_length(self) -> int:
         limits = [DEFAULT_MAX_LENGTH, getattr(self.config, "max_position_embeddings", 512)]
@@ -91,87 +135,136 @@ class Predictor:
     def describe(self) -> dict:
         """What /readyz and the pages show about this model."""
         return {"name": self.name, "task": self.task, "device": str(self.device),
-                "max_length": self.max_length, "clean": self.cleaning}
+                "max_length": self.max_length, "clean": self.cleaning,
+                "quantized": self.quantized}
 
     def clean(self, text: str) -> str:
         """The cleaning this model was trained with."""
         return clean_if(text, self.cleaning)
 
-    def preprocess(self, first, second=None):
-        """Tokenize a batch (pairs when second is given); report which inputs were cut."""
-        full = self.tokenizer(first, second, truncation=False)["input_ids"]
-        truncated = [len(ids) > self.max_length for ids in full]
-        batch = self.tokenizer(first, second, truncation=True, max_length=self.max_length,
-                               padding=True, return_tensors="pt")
-        return batch.to(self.device), truncated
+    def encode(self, inputs) -> list:
+        """Clean and tokenize inputs (texts, or pairs): one Encoded each."""
+        raise NotImplementedError
+
+    def tokenize(self, cleaned, first, second=None) -> list:
+        """Token features of texts (pairs when second is given), unpadded; flag the ones cut."""
+        if not first:
+            return []
+        with self._tokenizer_lock:
+            full = self.tokenizer(first, second, truncation=False)["input_ids"]
+            kept = self.tokenizer(first, second, truncation=True, max_length=self.max_length)
+        rows = [dict(zip(kept.keys(), values)) for values in zip(*kept.values())]
+        return [Encoded(text, row, len(ids) > self.max_length)
+                for text, row, ids in zip(cleaned, rows, full)]
+
+    def forward_encoded(self, encoded) -> list:
+        """Logits rows (float32 tensors on the CPU) for encoded inputs, padded into one batch."""
+        with self._model_lock:
+            batch = self.tokenizer.pad([item.features for item in encoded], return_tensors="pt")
+            return list(self.forward(batch.to(self.device)))
 
     def forward(self, batch) -> torch.Tensor:
         """Run the model; float32 logits on the CPU."""
         with torch.inference_mode():
             return self.model(**batch).logits.float().cpu()
 
-    def _run(self, first, second=None):
-        """Logits and truncation flags for any number of inputs, in chunks of batch_size."""
-        logits, truncated = [], []
-        for start in range(0, len(first), self.batch_size):
-            end = start + self.batch_size
-            chunk_second = second[start:end] if second is not None else None
-            with self._lock:
-                batch, cut = self.preprocess(first[start:end], chunk_second)
-                logits.append(self.forward(batch))
-            truncated.extend(cut)
-        if not logits:
-            return torch.empty(0, self.config.num_labels), []
-        return torch.cat(logits), truncated
+    def postprocess(self, encoded, logits) -> dict:
+        """One input's logits → the API's result object (without the model name)."""
+        raise NotImplementedError
+
+    def predict(self, inputs) -> list:
+        """One result dict per input; forward passes of up to batch_size inputs of like length."""
+        encoded = self.encode(inputs)
+        logits = batching.run_grouped(
+            self.forward_encoded, encoded, [len(item) for item in encoded], self.batch_size,
+            self.batch_size * self.max_length, self.call_cost_tokens)
+        return [self.postprocess(item, row) for item, row in zip(encoded, logits)]
+
+    def warm_up(self) -> None:
+        """A tiny forward pass, so the first user does not pay for lazy set-up (CUDA above all)."""
+        self.predict([self.warm_up_input])
 
 
 class SentimentPredictor(Predictor):
     """Positive/negative with probabilities, label names from config.id2label."""
 
     task = SENTIMENT
+    warm_up_input = "안녕하세요"
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.labels = sentiment_label_names(self.config)
 
-    def predict(self, texts) -> list:
-        """One result dict per text."""
+    def encode(self, texts) -> list:
+        """Each text cleaned and tokenized."""
         cleaned = [self.clean(text) for text in texts]
-        logits, truncated = self._run(cleaned)
-        probabilities = torch.softmax(logits, dim=-1).tolist()
-        return [self.postprocess(text, probs, cut)
-                for text, probs, cut in zip(cleaned, probabilities, truncated)]
+        return self.tokenize(cleaned, cleaned)
 
-    def postprocess(self, cleaned, probs, truncated) -> dict:
-        """Logits of one text → the API's result object (without the model name)."""
+    def postprocess(self, encoded, logits) -> dict:
+        """Logits of one text → label, Korean label, probabilities."""
+        probs = torch.softmax(logits, dim=-1).tolist()
         best = max(range(len(probs)), key=probs.__getitem__)
         label = self.labels[best]
         return {"label": label, "label_ko": LABELS_KO.get(label, label),
                 "score": probs[best],
                 "probabilities": dict(zip(self.labels, probs)),
-                "cleaned": cleaned, "truncated": truncated}
+                "cleaned": encoded.cleaned, "truncated": encoded.truncated}
 
 
 class SimilarityPredictor(Predictor):
     """A 0–5 similarity score for a sentence pair (a cross-encoder regression)."""
 
     task = SIMILARITY
+    warm_up_input = ("안녕하세요", "반갑습니다")
 
-    def predict(self, pairs) -> list:
-        """One result dict per (sentence1, sentence2) pair."""
+    def encode(self, pairs) -> list:
+        """Each (sentence1, sentence2) pair cleaned and tokenized together."""
         first = [self.clean(a) for a, _ in pairs]
         second = [self.clean(b) for _, b in pairs]
-        logits, truncated = self._run(first, second)
-        return [self.postprocess(score, a, b, cut)
-                for score, a, b, cut in zip(logits[:, 0].tolist(), first, second, truncated)]
+        return self.tokenize([[a, b] for a, b in zip(first, second)], first, second)
 
-    def postprocess(self, raw, cleaned1, cleaned2, truncated) -> dict:
+    def postprocess(self, encoded, logits) -> dict:
         """Raw regression output → clamped score, percent and verdict."""
-        score = min(max(raw, 0.0), 5.0)
+        score = min(max(logits[0].item(), 0.0), 5.0)
         percent = round(score / 5 * 100)
         return {"score": score, "percent": percent, "similar": score >= SIMILAR_THRESHOLD,
                 "message": f"유사도는 {percent}% 입니다",
-                "cleaned": [cleaned1, cleaned2], "truncated": truncated}
+                "cleaned": encoded.cleaned, "truncated": encoded.truncated}
+
+
+class BatchedPredictor:
+    """A predictor whose predict() shares forward passes with concurrent callers.
+
+    Callers clean and tokenize in their own threads; one batcher thread pads and runs the model.
+    Everything else (name, task, describe, clean, labels…) is the wrapped predictor's.
+    """
+
+    def __init__(self, predictor, on_batch=None, on_queue_depth=None, call_cost_tokens=None,
+                 **batcher_options):
+        self.predictor = predictor
+        task = predictor.task
+        self.batcher = batching.MicroBatcher(
+            predictor.forward_encoded, length_of=len, name=f"batcher-{task}",
+            call_cost_tokens=call_cost_tokens or predictor.call_cost_tokens,
+            on_batch=on_batch and functools.partial(on_batch, task),
+            on_queue_depth=on_queue_depth and functools.partial(on_queue_depth, task),
+            **batcher_options)
+
+    def __getattr__(self, name):
+        """The wrapped predictor's attribute (name, task, describe, clean, labels…)."""
+        if name == "predictor":  # not set yet (copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.predictor, name)
+
+    def predict(self, inputs) -> list:
+        """One result dict per input; batching.Overloaded or batching.Timeout when too busy."""
+        encoded = self.predictor.encode(inputs)
+        logits = self.batcher.submit(encoded)
+        return [self.predictor.postprocess(item, row) for item, row in zip(encoded, logits)]
+
+    def close(self) -> None:
+        """Stop the batcher thread."""
+        self.batcher.close()
 
 
 PREDICTORS = {SENTIMENT: SentimentPredictor, SIMILARITY: SimilarityPredictor}
@@ -193,23 +286,41 @@ def load_predictor(location, task=None, **options) -> Predictor:
 
 
 class PredictorRegistry:
-    """One predictor per task per process, loaded once, lazily and thread-safely."""
+    """One predictor per task per process, loaded once, lazily and thread-safely, and warmed up.
 
-    def __init__(self, locations: dict, **options):
+    With batcher_options (MicroBatcher settings, plus on_batch and on_queue_depth hooks that
+    receive the task first), each predictor gets a batcher thread of its own.
+    """
+
+    def __init__(self, locations: dict, batcher_options=None, **options):
         self.locations = dict(locations)
+        self.batcher_options = batcher_options
         self.options = options
         self._predictors = {}
         self._lock = threading.Lock()
 
-    def get(self, task) -> Predictor:
+    def get(self, task):
         """The loaded predictor for task, loading it on first use."""
         predictor = self._predictors.get(task)
         if predictor is None:
             with self._lock:
                 predictor = self._predictors.get(task)
                 if predictor is None:
-                    predictor = load_predictor(self.locations[task], task, **self.options)
+                    predictor = self._load(task)
                     self._predictors[task] = predictor
+        return predictor
+
+    def _load(self, task):
+        """Load, warm up, and put a batcher in front when configured."""
+        location = self.locations[task]
+        predictor = load_predictor(location, task, **self.options)
+        try:
+            predictor.warm_up()
+        except RuntimeError as error:  # CUDA out of memory, a broken quantized model…
+            raise ModelLoadError(f"the model at {location!r} fails on a test input: {error}") \
+                from error
+        if self.batcher_options is not None:
+            predictor = BatchedPredictor(predictor, **self.batcher_options)
         return predictor
 
     def load_all(self) -> None:
@@ -220,3 +331,9 @@ class PredictorRegistry:
     def loaded(self) -> dict:
         """Descriptions of the models loaded so far, by task."""
         return {task: p.describe() for task, p in self._predictors.items()}
+
+    def close(self) -> None:
+        """Stop the batcher threads of the loaded predictors."""
+        for predictor in self._predictors.values():
+            if isinstance(predictor, BatchedPredictor):
+                predictor.close()

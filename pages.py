@@ -1,6 +1,7 @@
 """HTML pages (Korean UI): the home page and the sentiment and similarity forms."""
 from flask import Blueprint, current_app, render_template, request
 
+import batching
 import models
 from serving import InputError, check_pair, check_text, get_predictor, get_registry, predict
 
@@ -58,6 +59,13 @@ def model_unavailable(error):
     """A model that could not load (only when models load lazily): log it, say so, 503."""
     current_app.logger.error("model unavailable: %s", error)
     return render_template("error.html", message="모델을 불러오지 못했습니다. 관리자에게 문의하세요."), 503
+
+
+@bp.errorhandler(batching.Busy)
+def busy(error):
+    """Too many requests right now: say so in Korean, 503, and when to try again."""
+    message = "지금은 사용자가 많아 처리하지 못했습니다. 잠시 후 다시 시도해 주세요."
+    return render_template("error.html", message=message), 503, {"Retry-After": "1"}
 
 
 @bp.app_template_filter("percent")

@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import current_app
 
 import models
+import monitoring
 
 ROOT = Path(__file__).resolve().parent
 LOCAL_MODEL_DIR = "running_model"  # a relative setting under here is always a path, never a hub id
@@ -40,10 +41,23 @@ def init_app(app) -> None:
     """Give the app its predictor registry; load both models now when LOAD_MODELS_AT_START."""
     locations = {task: model_location(app.config[key]) for task, key in MODEL_SETTINGS.items()}
     registry = models.PredictorRegistry(
-        locations, device=app.config["DEVICE"], max_length=app.config["MAX_LENGTH"])
+        locations, batcher_options=batcher_options(app.config), device=app.config["DEVICE"],
+        max_length=app.config["MAX_LENGTH"], quantize=app.config["QUANTIZE"])
     app.extensions["predictors"] = registry
     if app.config["LOAD_MODELS_AT_START"]:
         load_models_or_exit(app, registry)
+
+
+def batcher_options(config) -> dict:
+    """The micro-batcher settings (see batching.MicroBatcher), reporting to the metrics."""
+    return {"max_batch_items": config["BATCH_MAX_ROWS"],
+            "token_budget": config["BATCH_TOKEN_BUDGET"],
+            "max_wait_ms": config["BATCH_MAX_WAIT_MS"],
+            "call_cost_tokens": config["BATCH_CALL_COST_TOKENS"],
+            "max_queue": config["QUEUE_MAX"],
+            "timeout_s": config["REQUEST_TIMEOUT_S"],
+            "on_batch": monitoring.observe_batch,
+            "on_queue_depth": monitoring.set_queue_depth}
 
 
 def load_models_or_exit(app, registry) -> None:
@@ -77,13 +91,13 @@ def get_registry() -> models.PredictorRegistry:
     return current_app.extensions["predictors"]
 
 
-def get_predictor(task) -> models.Predictor:
-    """The current app's predictor for task, loaded on first use."""
+def get_predictor(task):
+    """The current app's (batched) predictor for task, loaded on first use."""
     return get_registry().get(task)
 
 
 def predict(predictor, inputs) -> list:
-    """predictor.predict(inputs), each result with the model name."""
+    """predictor.predict(inputs), each result with the model name (batching.Busy when too busy)."""
     return [{**result, "model": predictor.name} for result in predictor.predict(inputs)]
 
 

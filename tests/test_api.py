@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from batching import Overloaded, Timeout
 from main import create_app
 
 SENTIMENT = "/api/v1/sentiment"
@@ -181,3 +182,20 @@ def test_readyz(client):
     models = response.json["models"]
     assert models["sentiment"]["name"] == "sentiment-tiny"
     assert models["similarity"]["device"] == "cpu"
+
+
+@pytest.mark.parametrize("error, code", [(Overloaded("full"), "overloaded"),
+                                         (Timeout("late"), "timeout")])
+@pytest.mark.parametrize("url, body, task", [
+    (SENTIMENT, {"text": "재밌다"}, "sentiment"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": "싫다"}, "similarity"),
+])
+def test_busy_model_is_503_with_retry_after(app, client, monkeypatch, error, code, url, body, task):
+    def refuse(inputs):
+        raise error
+
+    monkeypatch.setattr(app.extensions["predictors"].get(task), "predict", refuse)
+    response = post_json(client, url, body)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert response.json["error"]["code"] == code
+    assert any("가" <= char <= "힣" for char in response.json["error"]["message"])

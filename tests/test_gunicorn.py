@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from serving import ROOT
 
@@ -84,6 +85,16 @@ def test_gunicorn_serves_both_tasks(server_url):
     pair = {"sentence1": "오늘 날씨가 정말 좋네요", "sentence2": "주식 시장이 크게 하락했다"}
     similarity = call(f"{server_url}/api/v1/similarity", pair)
     assert 0 <= similarity["score"] <= 5 and similarity["model"] == "similarity-tiny"
+    # Workers share their metrics through PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py).
+    with urllib.request.urlopen(f"{server_url}/metrics", timeout=30) as response:
+        samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                   for family in text_string_to_metric_families(response.read().decode())
+                   for sample in family.samples}
+    routes = [("route", "/api/v1/sentiment"), ("route", "/api/v1/similarity")]
+    for route in routes:
+        assert samples[("kotext_requests_total", (route, ("status", "200")))] == 1
+    assert samples[("kotext_batch_size_count", (("task", "sentiment"),))] >= 1
+    assert ("kotext_queue_depth", (("task", "similarity"),)) in samples
 
 
 def test_gunicorn_stops_when_a_model_is_missing(tiny_models, tmp_path):
@@ -111,3 +122,4 @@ def test_bind_address(port, host, bind):
     settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert settings["bind_address"](port, host) == bind
     assert settings["preload_app"] is False and settings["worker_class"] == "gthread"
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # only gunicorn's hooks set it

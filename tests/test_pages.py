@@ -4,6 +4,7 @@ from html import escape
 
 import pytest
 
+from batching import Overloaded
 from main import create_app
 from pages import SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa
 
@@ -97,3 +98,17 @@ def test_input_is_escaped(client):
 ])
 def test_gwa_particle(word, particle):
     assert gwa(word) == particle
+
+
+@pytest.mark.parametrize("url, form, task", [
+    ("/sentiment", {"text": "재밌다"}, "sentiment"),
+    ("/similarity", {"sentence1": "좋다", "sentence2": "싫다"}, "similarity"),
+])
+def test_busy_model_shows_a_korean_busy_page(app, client, monkeypatch, url, form, task):
+    def refuse(inputs):
+        raise Overloaded("full")
+
+    monkeypatch.setattr(app.extensions["predictors"].get(task), "predict", refuse)
+    response = client.post(url, data=form)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert "잠시 후 다시 시도해 주세요" in page_text(response)

@@ -1,0 +1,99 @@
+"""bench/: the load generator against a live server, its inputs and limits, the naive baseline."""
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from bench import loadgen, naive_server, run
+
+SUMMARY_KEYS = {"task", "clients", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms",
+                "errors", "status_counts"}
+
+
+@pytest.fixture
+def live_url(app):
+    """Base URL of the session's app served by werkzeug in a thread (stopped after the test)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.mark.parametrize("task, bodies", [
+    ("sentiment", [{"text": "이 영화 정말 재밌다!"}, {"text": "돈이 아깝다"}]),
+    ("similarity", [{"sentence1": "오늘 날씨가 좋네요", "sentence2": "날씨가 맑아요"}]),
+])
+def test_load_generator_drives_a_server(live_url, task, bodies):
+    result = loadgen.run_load(live_url, task, clients=4, requests=24, seconds=30, bodies=bodies)
+    assert set(result) == SUMMARY_KEYS
+    assert (result["requests"], result["errors"], result["status_counts"]) == (24, 0, {"200": 24})
+    assert result["rps"] > 0 and 0 < result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+
+
+def test_load_generator_counts_errors(live_url):
+    result = loadgen.run_load(live_url, "sentiment", 2, 6, 30, bodies=[{"text": "😀"}])
+    assert result["errors"] == 6 and result["status_counts"] == {"400": 6}
+
+
+def test_load_generator_counts_refused_connections():
+    port = run.free_port()  # nobody listens there
+    result = loadgen.run_load(f"http://127.0.0.1:{port}", "sentiment", 2, 4, 30,
+                              bodies=[{"text": "좋다"}])
+    assert result["errors"] == 4 and result["status_counts"] == {"ConnectionRefusedError": 4}
+
+
+@pytest.mark.parametrize("url", ["http://10.1.2.3:8000", "http://192.168.0.1", "https://127.0.0.1",
+                                 "ftp://localhost"])
+def test_load_generator_refuses_other_hosts(url):
+    with pytest.raises(ValueError):
+        loadgen.require_loopback(url)
+
+
+@pytest.mark.parametrize("url, address", [("http://127.0.0.1:8000", ("127.0.0.1", 8000)),
+                                          ("http://localhost:9", ("localhost", 9)),
+                                          ("http://[::1]:8000", ("::1", 8000))])
+def test_load_generator_accepts_loopback(url, address):
+    assert loadgen.require_loopback(url) == address
+
+
+def test_inputs_come_from_the_data_directory(tmp_path):
+    (tmp_path / "nsmc").mkdir()
+    (tmp_path / "nsmc" / "ratings_test.txt").write_text(
+        'id\tdocument\tlabel\n1\t"재밌다\t1\n2\t😀\t0\n3\t\t0\n4\t지루하다\t0\n', encoding="utf-8")
+    (tmp_path / "korsts").mkdir()
+    (tmp_path / "korsts" / "sts-dev.tsv").write_text(
+        "genre\tfilename\tyear\tid\tscore\tsentence1\tsentence2\n"
+        "main\tf\t2012\t1\t4.0\t좋다\t좋아요\n", encoding="utf-8")
+    assert loadgen.load_bodies("sentiment", tmp_path) == [{"text": '"재밌다'}, {"text": "지루하다"}]
+    assert loadgen.load_bodies("sentiment", tmp_path, limit=1) == [{"text": '"재밌다'}]
+    assert loadgen.load_bodies("similarity", tmp_path) == [{"sentence1": "좋다", "sentence2": "좋아요"}]
+
+
+def test_naive_server_answers_like_the_app(tiny_config):
+    client = naive_server.create_app(tiny_config).test_client()
+    sentiment = client.post("/api/v1/sentiment", json={"text": "이 영화 정말 재밌다! 😀"}).json
+    assert sentiment["label"] in ("negative", "positive") and 0.5 <= sentiment["score"] <= 1
+    pair = {"sentence1": "오늘 날씨가 좋네요", "sentence2": "날씨가 맑아요"}
+    assert 0 <= client.post("/api/v1/similarity", json=pair).json["score"] <= 5
+    assert client.get("/healthz").json == {"status": "ok"}
+
+
+def fake_results(rps, p50, p99, rss=500, errors=0) -> dict:
+    """A bench_server result with the same numbers for every task and client count."""
+    one = {"rps": rps, "p50_ms": p50, "p99_ms": p99, "errors": errors}
+    return {"results": {task: {"1": one, "16": one} for task in run.TASKS}, "worker_rss_mb": rss}
+
+
+def test_ratios_and_targets():
+    app, naive = fake_results(300, 50, 90), fake_results(100, 50, 300)
+    ratios = run.ratios(app, naive)
+    assert ratios["sentiment@16"] == {"rps": 3.0, "p50": 1.0, "p99": 0.3}
+    assert all(run.targets(app, naive, ratios).values())
+    slow = fake_results(150, 60, 90, rss=700, errors=1)
+    met = run.targets(slow, naive, run.ratios(slow, naive))
+    assert met["similarity@16 rps ≥ 2.0× naive"] is False and met["zero errors"] is False
+    assert met["sentiment@1 p50 ≤ 1.1× naive"] is False and met["app worker RSS ≤ 600 MB"] is False
