@@ -1,12 +1,18 @@
 # make run: serve the models in running_model/ on 127.0.0.1:8000 (PORT=... to change)
-# make test: run the test suite. Both create .venv and install requirements when needed.
+# make test: run the test suite, browser tests included. Both create .venv and install
+#   requirements when needed; make test also installs Debian's Chromium when it can.
 # make bench: load-test the app against the naive baseline (BENCH_ARGS="--gpu", see bench/run.py)
+# make screenshots: docs/screenshot-*.png of the real models' pages, for the README
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 # Touched after a successful install, so pip runs again only when a requirements file changes.
 DEPS := $(VENV)/.deps-installed
+# The browser tests drive Debian's Chromium with Playwright (no browser download); the Nanum
+# fonts draw the Korean text in screenshots.
+CHROMIUM := /usr/bin/chromium
+BROWSER_PACKAGES := chromium fonts-nanum
 
-.PHONY: venv run test bench
+.PHONY: venv browser run test bench screenshots
 
 venv: $(DEPS)
 
@@ -17,11 +23,27 @@ $(DEPS): requirements.txt requirements-dev.txt | $(PYTHON)
 	$(VENV)/bin/pip install -r requirements-dev.txt
 	touch $@
 
+# Installs Chromium with apt when it is missing and we are root (as in CI); otherwise says how,
+# and the browser tests are skipped with that reason.
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $(BROWSER_PACKAGES) for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
+	else \
+		echo "No $(CHROMIUM): the browser tests will be skipped." \
+			"Install it with: sudo apt-get install $(BROWSER_PACKAGES)"; \
+	fi
+
 run: venv
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'main:create_app()'
 
-test: venv
+test: venv browser
 	$(PYTHON) -m pytest -q
 
 bench: venv
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+screenshots: venv browser
+	$(PYTHON) tests/e2e_screenshots.py --out docs

@@ -20,12 +20,13 @@ HTTP_ERRORS = {
 BUSY_MESSAGE = "지금은 요청이 너무 많아 처리하지 못했습니다. 잠시 후 다시 시도하세요."
 BUSY_MESSAGES = {"timeout": "처리 시간이 초과되었습니다. 잠시 후 다시 시도하세요."}
 RETRY_AFTER_S = "1"  # a batch takes well under a second: the queue has moved on by then
+FIELDS = {"sentiment": ("text", "texts"), "similarity": ("sentence1", "sentence2", "pairs")}
 
 
 @bp.post(f"{PREFIX}/sentiment")
 def sentiment():
     """Classify {"text": ...} or a batch {"texts": [...]} as positive or negative."""
-    body = json_object()
+    body = json_object(FIELDS["sentiment"])
     predictor = get_predictor(models.SENTIMENT)
     if "texts" in body:
         reject_mixed(body, ("text",), "texts")
@@ -39,7 +40,7 @@ def sentiment():
 @bp.post(f"{PREFIX}/similarity")
 def similarity():
     """Score {"sentence1", "sentence2"} or a batch {"pairs": [[a, b], ...]} from 0 to 5."""
-    body = json_object()
+    body = json_object(FIELDS["similarity"])
     predictor = get_predictor(models.SIMILARITY)
     if "pairs" in body:
         reject_mixed(body, ("sentence1", "sentence2"), "pairs")
@@ -70,15 +71,25 @@ def readyz():
     return {"ready": True, "models": registry.loaded()}
 
 
-def json_object() -> dict:
-    """The request body as a JSON object (any content type), else InputError."""
+def json_object(fields) -> dict:
+    """The request body: a JSON object (any content type) of known fields only, else InputError."""
     try:
         body = request.get_json(force=True)
     except (BadRequest, RecursionError) as error:  # RecursionError: arrays nested thousands deep
         raise InputError("invalid_json", "요청 본문이 올바른 JSON이 아닙니다.") from error
     if not isinstance(body, dict):
         raise InputError("invalid_type", "요청 본문은 JSON 객체({…})여야 합니다.")
+    reject_unknown(body, fields)
     return body
+
+
+def reject_unknown(body, fields) -> None:
+    """Refuse fields the API does not read: a typo ("txet") must not pass silently."""
+    unknown = [name for name in body if name not in fields]
+    if unknown:
+        name = unknown[0] if len(unknown[0]) <= 40 else unknown[0][:40] + "…"
+        allowed = ", ".join(f"'{field}'" for field in fields)
+        raise InputError("unknown_field", f"알 수 없는 필드 '{name}'이(가) 있습니다. 쓸 수 있는 필드: {allowed}.")
 
 
 def required(body, field, needed):
@@ -140,10 +151,12 @@ def busy(error):
     return body, status, {"Retry-After": RETRY_AFTER_S}
 
 
-@bp.app_errorhandler(HTTPException)
-def http_error(error):
-    """HTTP errors (404, 405, 413…) as JSON under /api, as Werkzeug's HTML pages elsewhere."""
-    if request.path.split("/")[1] != "api":
-        return error
+def is_api_path(path) -> bool:
+    """Whether path is under /api, where every answer is JSON."""
+    return path.split("/")[1] == "api"
+
+
+def http_error(error: HTTPException):
+    """An HTTP error (404, 405, 413, 500…) as the API's JSON error (main.py routes it here)."""
     code, message = HTTP_ERRORS.get(error.code, ("http_error", "요청을 처리하지 못했습니다."))
     return error_response(error.code, code, message)

@@ -5,10 +5,12 @@ WEB_CONCURRENCY (worker processes, default 1), GUNICORN_THREADS (threads per wor
 PROMETHEUS_MULTIPROC_DIR (the workers' shared metrics; default: a new temporary directory).
 """
 import os
+import secrets
 import shutil
 import tempfile
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # where the workers' metrics meet (monitoring.py)
+SECRET_KEY_ENV = "FLASK_SECRET_KEY"  # signs the forms' CSRF tokens (security.py)
 
 
 def bind_address(port=None, host=None) -> str:
@@ -35,14 +37,26 @@ accesslog = "-"
 
 
 def on_starting(server):
-    """Before any worker: a fresh shared metrics directory, and cores split between workers."""
+    """Before any worker: shared metrics directory and secret key, cores split between workers."""
     if not os.environ.get(MULTIPROC_ENV):
         # Fresh per server run: files left by an earlier run would be counted again.
         os.environ[MULTIPROC_ENV] = server.metrics_dir = tempfile.mkdtemp(prefix="kotext-metrics-")
+    if not os.environ.get(SECRET_KEY_ENV):
+        # One key for every worker of this run: a form served by one worker posts to another,
+        # and a restarted worker must accept the forms its predecessor served.
+        os.environ[SECRET_KEY_ENV] = secrets.token_hex(32)
+        server.log.warning("%s is not set: generated one for this server run. Open forms stop "
+                           "working when the server restarts; set %s to keep them.",
+                           SECRET_KEY_ENV, SECRET_KEY_ENV)
     if server.cfg.workers > 1:
         # Each worker's torch would otherwise start a thread per core, and they would fight.
         cores = os.cpu_count() or 1
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // server.cfg.workers)))
+
+
+def post_worker_init(worker):
+    """Say when a worker has loaded its models and starts taking requests."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
 
 
 def child_exit(server, worker):

@@ -2,11 +2,15 @@
 
 Run with `gunicorn -c gunicorn.conf.py 'main:create_app()'` (see README.md for the settings).
 """
-from flask import Flask
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 
 import api
 import monitoring
 import pages
+import security
 import serving
 
 DEFAULTS = {
@@ -27,6 +31,10 @@ DEFAULTS = {
     "BATCH_CALL_COST_TOKENS": None,  # a forward pass's fixed cost in tokens; None: by device
     "QUEUE_MAX": 256,  # most texts or pairs waiting per model; more: 503 overloaded
     "REQUEST_TIMEOUT_S": 10,  # longest a request waits for its results; then 503 timeout
+    # Security (security.py).
+    "SECRET_KEY": None,  # signs the forms' CSRF tokens; None: a random one, with a warning
+    "SESSION_COOKIE_SAMESITE": "Lax",  # the session cookie (CSRF token) stays on this site
+    "LOG_INPUTS": False,  # log the texts users send; False: only how many and how long
 }
 
 
@@ -39,7 +47,18 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # Korean stays readable in JSON, not \uXXXX
     monitoring.init_app(app)
+    security.init_app(app, csrf_exempt=[api.bp])  # also turns debug off under gunicorn
+    # INFO: one line per prediction (serving.log_inputs); set after debug is settled.
+    app.logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
     serving.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_error_handler(HTTPException, http_error)
     return app
+
+
+def http_error(error):
+    """HTTP errors (404, 405, 413, a missing CSRF token, 500…): JSON under /api, else a page."""
+    if api.is_api_path(request.path):
+        return api.http_error(error)
+    return pages.http_error(error)

@@ -81,6 +81,20 @@ def quantize_linear_layers(model):
                                                       inplace=True)  # no second fp32 copy
 
 
+def check_complete(model, loading, tokenizer) -> None:
+    """Refuse a checkpoint that would serve nonsense: a head left random, a foreign tokenizer."""
+    # transformers only warns about these: a pretraining checkpoint gets a random classifier,
+    # and a directory without tokenizer files gets an empty one that reads everything as [UNK].
+    missing = sorted(loading.get("missing_keys", ()))
+    if missing:
+        raise ModelLoadError(f"the checkpoint lacks weights for {', '.join(missing[:3])}"
+                             f"{'…' if len(missing) > 3 else ''}: not a fine-tuned classifier")
+    tokens, embeddings = len(tokenizer), model.config.vocab_size
+    if not embeddings // 2 <= tokens <= embeddings:
+        raise ModelLoadError(f"its tokenizer has {tokens} tokens for the model's {embeddings} "
+                             "embeddings: tokenizer files missing or from another model")
+
+
 @dataclass
 class Encoded:
     """One input ready for the model: the cleaned text(s), unpadded token features, truncation."""
@@ -106,7 +120,9 @@ class Predictor:
         self.batch_size = batch_size
         info = read_serving_info(self.location) if os.path.isdir(self.location) else {}
         self.tokenizer = AutoTokenizer.from_pretrained(self.location)
-        model = AutoModelForSequenceClassification.from_pretrained(self.location)
+        model, loading = AutoModelForSequenceClassification.from_pretrained(
+            self.location, output_loading_info=True)
+        check_complete(model, loading, self.tokenizer)
         # fp16 halves GPU memory and speeds up inference; CPUs run fp32 (fp16 there is slow).
         dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         model = model.to(device=self.device, dtype=dtype).eval()
@@ -274,14 +290,17 @@ def load_predictor(location, task=None, **options) -> Predictor:
     """Load a predictor for a directory or model id, checking it serves the expected task."""
     try:
         config = AutoConfig.from_pretrained(str(location))
-    except (OSError, ValueError) as error:
+    except Exception as error:  # noqa: BLE001 - missing, unparsable or unknown: all refused alike
         raise ModelLoadError(f"cannot read a model config at {location!r}: {error}") from error
     found = task_of(config)
     if task and found != task:
         raise ModelLoadError(f"model at {location!r} is a {found} model, expected {task}")
+    if found == SENTIMENT and config.num_labels != 2:
+        raise ModelLoadError(f"model at {location!r} has {config.num_labels} labels; "
+                             "a sentiment model has 2 (negative, positive)")
     try:
         return PREDICTORS[found](location, **options)
-    except (OSError, ValueError, RuntimeError) as error:
+    except Exception as error:  # noqa: BLE001 - libraries raise their own types (SafetensorError…)
         raise ModelLoadError(f"cannot load the model at {location!r}: {error}") from error
 
 
@@ -316,7 +335,7 @@ class PredictorRegistry:
         predictor = load_predictor(location, task, **self.options)
         try:
             predictor.warm_up()
-        except RuntimeError as error:  # CUDA out of memory, a broken quantized model…
+        except Exception as error:  # noqa: BLE001 - CUDA out of memory, ids past the embeddings…
             raise ModelLoadError(f"the model at {location!r} fails on a test input: {error}") \
                 from error
         if self.batcher_options is not None:

@@ -1,5 +1,7 @@
 """HTML pages (Korean UI): the home page and the sentiment and similarity forms."""
 from flask import Blueprint, current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 import batching
 import models
@@ -14,6 +16,15 @@ SIMILARITY_EXAMPLES = [
     ("이 영화 정말 재밌다!", "주식 시장이 크게 하락했다"),
 ]
 TASK_NAMES = {models.SENTIMENT: "감정 분석", models.SIMILARITY: "문장 유사도"}
+# Korean messages for the HTTP errors Flask raises itself, by status.
+HTTP_ERRORS = {
+    400: "잘못된 요청입니다.",
+    404: "없는 페이지입니다. 주소를 확인해 주세요.",
+    405: "이 주소에서는 허용되지 않는 요청 방식입니다.",
+    413: "보낸 내용이 너무 큽니다. 문장을 줄여 다시 시도해 주세요.",
+    500: "서버 내부 오류입니다. 잠시 후 다시 시도해 주세요.",
+}
+CSRF_MESSAGE = "보안 토큰이 없거나 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요."
 
 
 @bp.get("/")
@@ -66,6 +77,14 @@ def busy(error):
     """Too many requests right now: say so in Korean, 503, and when to try again."""
     message = "지금은 사용자가 많아 처리하지 못했습니다. 잠시 후 다시 시도해 주세요."
     return render_template("error.html", message=message), 503, {"Retry-After": "1"}
+
+
+def http_error(error: HTTPException):
+    """An HTTP error (404, 405, 413, a missing CSRF token, 500…) as a Korean page (via main.py)."""
+    if isinstance(error, CSRFError):  # an expired page or a forged post: reload and retry
+        return render_template("error.html", message=CSRF_MESSAGE, retry=request.path), 400
+    message = HTTP_ERRORS.get(error.code, "요청을 처리하지 못했습니다.")
+    return render_template("error.html", message=message), error.code
 
 
 @bp.app_template_filter("percent")

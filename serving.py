@@ -1,4 +1,5 @@
 """The web app's models: a predictor registry per app, and the input checks pages and API share."""
+import json
 import os
 from pathlib import Path
 
@@ -98,7 +99,26 @@ def get_predictor(task):
 
 def predict(predictor, inputs) -> list:
     """predictor.predict(inputs), each result with the model name (batching.Busy when too busy)."""
+    log_inputs(predictor.task, inputs)
     return [{**result, "model": predictor.name} for result in predictor.predict(inputs)]
+
+
+def log_inputs(task, inputs) -> None:
+    """One log line per prediction: sizes only, unless LOG_INPUTS asks for the texts themselves."""
+    if current_app.config["LOG_INPUTS"]:
+        current_app.logger.info("%s: %s", task, one_line(inputs))
+        return
+    texts = [text for item in inputs for text in ([item] if isinstance(item, str) else item)]
+    current_app.logger.info("%s: %d input(s), %d characters", task, len(inputs),
+                            sum(map(len, texts)))
+
+
+def one_line(value) -> str:
+    """value as JSON with Korean kept readable, and every unprintable character escaped."""
+    # Newlines, U+2028 and friends escaped: a text cannot forge another log line.
+    text = json.dumps(value, ensure_ascii=False)
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode()
+                   for char in text)
 
 
 def check_text(text, predictor, field) -> str:

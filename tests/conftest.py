@@ -11,9 +11,12 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(HUB_CACHE)
 
 import pytest  # noqa: E402
+
+pytest.register_assert_rewrite("contract", "live_server")  # helper modules' asserts explain
 import torch  # noqa: E402
 from transformers import ElectraConfig, ElectraForSequenceClassification  # noqa: E402
 
+from live_server import running  # noqa: E402
 from main import create_app  # noqa: E402
 from training.tokenizer import train_tokenizer  # noqa: E402
 
@@ -76,7 +79,8 @@ def hub_cache() -> Path:
 @pytest.fixture(scope="session")
 def tiny_config(tiny_models) -> dict:
     """create_app's test config for the tiny models."""
-    return {"TESTING": True, "SENTIMENT_MODEL": str(tiny_models["sentiment"]),
+    return {"TESTING": True, "SECRET_KEY": "test-secret",
+            "SENTIMENT_MODEL": str(tiny_models["sentiment"]),
             "SIMILARITY_MODEL": str(tiny_models["similarity"])}
 
 
@@ -90,3 +94,17 @@ def app(tiny_config):
 def client(app):
     """A test client for the session's app."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_server(tiny_models, tmp_path_factory):
+    """gunicorn with 2 workers on the tiny models, on loopback; shared by load and browser tests.
+
+    Set up the way a careless deployment would be: no FLASK_SECRET_KEY (gunicorn.conf.py makes
+    one for every worker) and FLASK_DEBUG=1 (which the app must ignore under gunicorn). A small
+    queue makes big batches from 32 clients overflow it now and then: deliberate 503s.
+    """
+    log = tmp_path_factory.mktemp("live-server") / "gunicorn.log"
+    with running(tiny_models, log, workers=2, FLASK_SECRET_KEY=None, FLASK_DEBUG="1",
+                 FLASK_LOG_INPUTS=None, FLASK_QUEUE_MAX="48") as server:
+        yield server

@@ -4,6 +4,7 @@ import json
 import pytest
 
 from batching import Overloaded, Timeout
+from contract import assert_error, assert_sentiment_result, assert_similarity_result
 from main import create_app
 
 SENTIMENT = "/api/v1/sentiment"
@@ -14,28 +15,6 @@ def post_json(client, url, body):
     """POST body serialised as JSON (or sent as-is when it is already a string)."""
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
     return client.post(url, data=data, content_type="application/json")
-
-
-def assert_sentiment_result(result, model):
-    """Every key of one sentiment result, with its type and range."""
-    assert set(result) == {"label", "label_ko", "score", "probabilities", "cleaned",
-                           "truncated", "model"}
-    assert result["label"] in ("negative", "positive")
-    assert result["label_ko"] == {"negative": "부정", "positive": "긍정"}[result["label"]]
-    assert set(result["probabilities"]) == {"negative", "positive"}
-    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
-    assert result["score"] == max(result["probabilities"].values())
-    assert isinstance(result["cleaned"], str) and isinstance(result["truncated"], bool)
-    assert result["model"] == model
-
-
-def assert_similarity_result(result, model):
-    """Every key of one similarity result, with its type and range."""
-    assert {"score", "percent", "similar", "message", "truncated", "model"} <= set(result)
-    assert 0.0 <= result["score"] <= 5.0 and 0 <= result["percent"] <= 100
-    assert result["similar"] == (result["score"] >= 3.0)
-    assert result["message"] == f"유사도는 {result['percent']}% 입니다"
-    assert isinstance(result["truncated"], bool) and result["model"] == model
 
 
 def test_sentiment_single(client):
@@ -96,7 +75,7 @@ BAD_REQUESTS = [
     (SENTIMENT, '"just a string"', 400, "invalid_type"),
     (SENTIMENT, [1, 2], 400, "invalid_type"),
     (SENTIMENT, {}, 400, "missing_field"),
-    (SENTIMENT, {"txt": "오타"}, 400, "missing_field"),
+    (SENTIMENT, {"txt": "오타"}, 400, "unknown_field"),
     (SENTIMENT, {"text": None}, 400, "invalid_type"),
     (SENTIMENT, {"text": 42}, 400, "invalid_type"),
     (SENTIMENT, {"text": ["a"]}, 400, "invalid_type"),
@@ -132,21 +111,59 @@ BAD_REQUESTS = [
     (SIMILARITY, {"pairs": [["좋다", None]]}, 400, "invalid_type"),
     (SIMILARITY, {"pairs": [["좋다", " "]]}, 400, "empty_text"),
     (SIMILARITY, {"pairs": [["좋다", "싫다"]], "sentence2": "음"}, 400, "conflicting_fields"),
+    # The hardening matrix: nulls, odd whitespace, control characters, symbols, sizes, extras.
+    (SENTIMENT, b'{"text": "\xff\xfe"}', 400, "invalid_json"),  # invalid UTF-8 inside a string
+    (SENTIMENT, {"texts": None}, 400, "invalid_type"),
+    (SIMILARITY, {"pairs": None}, 400, "invalid_type"),
+    (SIMILARITY, {"sentence1": None, "sentence2": "좋다"}, 400, "invalid_type"),
+    (SENTIMENT, {"text": "\u3000\u00a0\u2028"}, 400, "empty_text"),  # Unicode spaces only
+    (SENTIMENT, {"text": "\x00\x07\x1b\x7f"}, 400, "empty_after_cleaning"),  # control characters
+    (SENTIMENT, {"text": "\u200b\ufeff"}, 400, "empty_after_cleaning"),  # zero-width characters
+    (SENTIMENT, {"text": "★☆※♥→■"}, 400, "empty_after_cleaning"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": "\ufffd\ufffd"}, 400, "empty_after_cleaning"),
+    (SIMILARITY, '{"pairs": [["좋다", "\\udc00"]]}', 400, "invalid_text"),  # a lone low surrogate
+    (SENTIMENT, {"text": "가" * 10_000}, 413, "text_too_long"),
+    (SENTIMENT, {"texts": ["가" * 10_000]}, 413, "text_too_long"),
+    (SENTIMENT, {"text": "좋다", "lang": "ko"}, 400, "unknown_field"),
+    (SENTIMENT, {"texts": ["좋다"], "sentence1": "좋다"}, 400, "unknown_field"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": "싫다", "text": "음"}, 400, "unknown_field"),
 ]
 
 
 @pytest.mark.parametrize("url, body, status, code", BAD_REQUESTS)
 def test_bad_requests(client, url, body, status, code):
-    response = post_json(client, url, body)
-    assert (response.status_code, response.json["error"]["code"]) == (status, code)
-    assert any("가" <= char <= "힣" for char in response.json["error"]["message"])
+    assert_error(post_json(client, url, body), status, code)
 
 
-def test_body_over_limit_is_413(client):
-    body = json.dumps({"text": "a" * 1_100_000})
-    response = post_json(client, SENTIMENT, body)
-    assert response.status_code == 413
-    assert response.json["error"]["code"] == "payload_too_large"
+@pytest.mark.parametrize("url, body", [
+    (SENTIMENT, {"text": "좋\x00다\x1b[31m 재밌\x07다"}),  # control characters inside a text
+    (SENTIMENT, {"text": "...!!!"}),  # punctuation the model reads
+    (SENTIMENT, {"texts": ["좋다"] * 64}),  # exactly the most items
+    (SENTIMENT, {"text": "가" * 1000}),  # exactly the longest text
+    (SIMILARITY, {"pairs": [["좋다", "싫다"]] * 64}),
+])
+def test_edge_inputs_are_accepted(client, url, body):
+    assert post_json(client, url, body).status_code == 200
+
+
+@pytest.mark.parametrize("content_type, data, status, code", [
+    ("application/x-www-form-urlencoded", "text=좋다", 400, "invalid_json"),
+    ("multipart/form-data; boundary=x", "--x--", 400, "invalid_json"),
+    ("text/plain", json.dumps({"text": "좋다"}), 200, None),  # the body decides, not the header
+    ("application/json; charset=utf-8", json.dumps({"text": "좋다"}), 200, None),
+])
+def test_content_types(client, content_type, data, status, code):
+    response = client.post(SENTIMENT, data=data, content_type=content_type)
+    if code is None:
+        assert response.status_code == status
+    else:
+        assert_error(response, status, code)
+
+
+@pytest.mark.parametrize("size", [1_100_000, 2_000_000])
+def test_body_over_limit_is_413(client, size):
+    body = json.dumps({"text": "a" * size})
+    assert_error(post_json(client, SENTIMENT, body), 413, "payload_too_large")
 
 
 def test_json_without_content_type_is_accepted(client):

@@ -1,81 +1,22 @@
 """Smoke test: gunicorn with gunicorn.conf.py serves both tasks on a loopback port."""
-import json
 import os
 import runpy
-import socket
+import shutil
 import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from live_server import STARTUP_SECONDS, call, open_form, post_form, running, start_gunicorn
 from serving import ROOT
-
-STARTUP_SECONDS = 90  # importing torch and loading models on a busy 2-core machine
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(url, body=None):
-    """GET url, or POST body as JSON; the decoded JSON answer."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.load(response)
-
-
-def wait_until_healthy(server, base, log) -> None:
-    """Poll /healthz until it answers; fail early if gunicorn exits."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            if call(f"{base}/healthz") == {"status": "ok"}:
-                return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
-    pytest.fail(f"gunicorn did not answer /healthz within {STARTUP_SECONDS} s:\n{log.read_text()}")
-
-
-def start_gunicorn(models, log) -> tuple:
-    """Start gunicorn on a free loopback port serving models; the process and its base URL."""
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "OMP_NUM_THREADS": "1",
-           "FLASK_SENTIMENT_MODEL": str(models["sentiment"]),
-           "FLASK_SIMILARITY_MODEL": str(models["similarity"])}
-    # --no-control-socket: gunicorn's control socket has one path per user, which a test server
-    # would take from a developer's running server.
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket",
-               "main:create_app()"]
-    with log.open("w") as output:
-        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
-    return server, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
 def server_url(tiny_models, tmp_path):
     """Base URL of a gunicorn serving the tiny models; stopped after the test."""
-    log = tmp_path / "gunicorn.log"
-    server, url = start_gunicorn(tiny_models, log)
-    try:
-        wait_until_healthy(server, url, log)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    with running(tiny_models, tmp_path / "gunicorn.log") as server:
+        yield server.url
 
 
 def test_gunicorn_serves_both_tasks(server_url):
@@ -97,18 +38,30 @@ def test_gunicorn_serves_both_tasks(server_url):
     assert ("kotext_queue_depth", (("task", "similarity"),)) in samples
 
 
-def test_gunicorn_stops_when_a_model_is_missing(tiny_models, tmp_path):
+def truncated_copy(model_dir, directory):
+    """A copy of model_dir whose weights file was cut short, as by an interrupted download."""
+    shutil.copytree(model_dir, directory)
+    weights = directory / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    return directory
+
+
+@pytest.mark.parametrize("problem", ["missing", "truncated"])
+def test_gunicorn_stops_when_a_model_is_missing_or_corrupt(tiny_models, tmp_path, problem):
     # The worker exits with gunicorn's boot-error status, so the master stops rather than
     # respawning workers that fail the same way forever.
     log = tmp_path / "gunicorn.log"
-    server, _ = start_gunicorn({**tiny_models, "similarity": tmp_path / "missing"}, log)
+    similarity = tmp_path / "missing"
+    if problem == "truncated":
+        similarity = truncated_copy(tiny_models["similarity"], tmp_path / "truncated")
+    server = start_gunicorn({**tiny_models, "similarity": similarity}, log)
     try:
-        server.wait(timeout=STARTUP_SECONDS)
+        server.process.wait(timeout=STARTUP_SECONDS)
     except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
+        server.process.kill()
+        server.process.wait(timeout=10)
         pytest.fail(f"gunicorn kept running without a similarity model:\n{log.read_text()}")
-    assert server.returncode != 0
+    assert server.process.returncode != 0
     assert log.read_text().count("cannot serve similarity: SIMILARITY_MODEL points to") == 1
 
 
@@ -123,3 +76,19 @@ def test_bind_address(port, host, bind):
     assert settings["bind_address"](port, host) == bind
     assert settings["preload_app"] is False and settings["worker_class"] == "gthread"
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # only gunicorn's hooks set it
+
+
+def test_workers_share_a_generated_secret_key_and_never_debug(live_server):
+    # live_server runs without FLASK_SECRET_KEY and with FLASK_DEBUG=1 (see conftest.py); the
+    # master makes one key for all workers (test_load.py checks a restarted worker takes it).
+    log = live_server.log.read_text()
+    assert log.count("FLASK_SECRET_KEY is not set: generated one for this server run") == 1
+    assert "debug mode is never on under gunicorn" in log
+    with urllib.request.urlopen(f"{live_server.url}/healthz", timeout=30) as response:
+        assert response.read() == b'{"status":"ok"}\n'  # in debug mode Flask indents JSON
+
+
+def test_a_form_from_one_worker_posts_to_any(live_server):
+    browser, form = open_form(live_server.url, "/sentiment", {"text": "재밌다"})
+    for _ in range(8):  # each on a new connection, taken by whichever worker accepts first
+        assert "<meter" in post_form(browser, live_server.url, "/sentiment", form)

@@ -1,9 +1,13 @@
 """create_app: defaults, environment, test config; loading the models or refusing to start."""
+import json
 import logging
 import shutil
+from pathlib import Path
 
 import pytest
+from transformers import ElectraConfig, ElectraForPreTraining
 
+from conftest import build_tokenizer
 from main import DEFAULTS, create_app
 from serving import EXIT_NO_MODEL, ROOT
 
@@ -97,3 +101,68 @@ def test_lazy_loading_reports_unready_model(tiny_config, tmp_path):
     response = client.post("/api/v1/similarity", json={"sentence1": "좋다", "sentence2": "싫다"})
     assert response.status_code == 503
     assert response.json["error"]["code"] == "model_unavailable"
+
+
+def truncate(path):
+    """Cut a file in half, as an interrupted copy would."""
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+
+
+def remove_tokenizer(directory):
+    """Delete the tokenizer files, leaving the model's."""
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        (directory / name).unlink(missing_ok=True)
+
+
+def grow_vocabulary(directory):
+    """A tokenizer with more tokens than the model has embeddings: another model's tokenizer."""
+    path = directory / "tokenizer.json"
+    tokenizer = json.loads(path.read_text(encoding="utf-8"))
+    vocab = tokenizer["model"]["vocab"]
+    vocab.update({f"extra{i}": len(vocab) + i for i in range(100)})
+    path.write_text(json.dumps(tokenizer), encoding="utf-8")
+
+
+def relabel(directory, **changes):
+    """Rewrite config.json with changes."""
+    path = directory / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+CORRUPTIONS = {
+    "truncated weights": (lambda d: truncate(d / "model.safetensors"), "cannot load the model"),
+    "garbage weights": (lambda d: (d / "model.safetensors").write_bytes(b"\0" * 64),
+                        "cannot load the model"),
+    "no weights": (lambda d: (d / "model.safetensors").unlink(), "no file named model.safetensors"),
+    "config not JSON": (lambda d: (d / "config.json").write_text("{oops"),
+                        "cannot read a model config"),
+    "tokenizer not JSON": (lambda d: (d / "tokenizer.json").write_text("{oops"),
+                           "cannot load the model"),
+    "no tokenizer": (remove_tokenizer, "tokenizer files missing or from another model"),
+    "foreign tokenizer": (grow_vocabulary, "tokenizer files missing or from another model"),
+    "three labels": (lambda d: relabel(d, id2label={"0": "a", "1": "b", "2": "c"},
+                                       label2id={"a": 0, "b": 1, "c": 2}), "has 3 labels"),
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_corrupt_model_refuses_to_start(caplog, tiny_config, tiny_models, tmp_path, corruption):
+    corrupt, reason = CORRUPTIONS[corruption]
+    directory = Path(shutil.copytree(tiny_models["sentiment"], tmp_path / "model"))
+    corrupt(directory)
+    line = startup_failure(caplog, {**tiny_config, "SENTIMENT_MODEL": str(directory)})
+    assert f"SENTIMENT_MODEL points to {directory}:" in line and reason in line
+
+
+def test_pretraining_checkpoint_refuses_to_start(caplog, tiny_config, tmp_path):
+    # What training's ELECTRA pretraining saves: no classifier, which transformers would
+    # initialise at random with only a warning.
+    directory = tmp_path / "discriminator"
+    tokenizer = build_tokenizer()
+    config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=32, hidden_size=32,
+                           num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    ElectraForPreTraining(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    line = startup_failure(caplog, {**tiny_config, "SENTIMENT_MODEL": str(directory)})
+    assert "lacks weights for classifier." in line and "not a fine-tuned classifier" in line

@@ -1,17 +1,39 @@
-"""The HTML pages: forms, results, kept input, Korean error messages, example buttons."""
+"""The HTML pages: forms, results, kept input, Korean error messages, example buttons, CSRF."""
 import re
 from html import escape
+from urllib.parse import quote
 
+import markupsafe
 import pytest
 
 from batching import Overloaded
 from main import create_app
-from pages import SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa
+from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa
+
+TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 
 
 def page_text(response) -> str:
     """The response body as text."""
     return response.get_data(as_text=True)
+
+
+def csrf_token(client, url) -> str:
+    """The form token the page at url hands this client (its session cookie holds the match)."""
+    return TOKEN.search(page_text(client.get(url))).group(1)
+
+
+def post_form(client, url, form):
+    """Fetch the page's token, as a browser would, then post form with it."""
+    return client.post(url, data={**form, "csrf_token": csrf_token(client, url)})
+
+
+def assert_korean_page(response, status):
+    """An HTML page with the status, a Korean alert, and no trace of a stack."""
+    text = page_text(response)
+    assert response.status_code == status and response.mimetype == "text/html"
+    assert 'role="alert"' in text and re.search("[가-힣]", text)
+    assert "Traceback" not in text and "werkzeug" not in text.lower()
 
 
 def test_index_lists_tasks_and_models(client):
@@ -34,7 +56,7 @@ def test_similarity_examples_are_buttons(client):
 
 
 def test_sentiment_result(client):
-    response = client.post("/sentiment", data={"text": "이 영화 정말 재밌다! 😀"})
+    response = post_form(client, "/sentiment", {"text": "이 영화 정말 재밌다! 😀"})
     text = page_text(response)
     assert response.status_code == 200
     assert re.search(r"(긍정|부정) \(\d+%\)", text)
@@ -45,7 +67,7 @@ def test_sentiment_result(client):
 
 def test_similarity_result(client):
     form = {"sentence1": "오늘 날씨가 정말 좋네요", "sentence2": "내일 오후 3시에 회의가 열립니다"}
-    response = client.post("/similarity", data=form)
+    response = post_form(client, "/similarity", form)
     text = page_text(response)
     assert response.status_code == 200
     assert re.search(r"「오늘 날씨가 정말 좋네요」와 「내일 오후 3시에 회의가 열립니다」의 유사도는 \d+% 입니다", text)
@@ -55,14 +77,14 @@ def test_similarity_result(client):
 
 def test_truncation_is_noted(tiny_config):
     client = create_app({**tiny_config, "MAX_LENGTH": 8}).test_client()
-    long_text = page_text(client.post("/sentiment", data={"text": "이 영화 정말 재밌다! " * 10}))
-    short_text = page_text(client.post("/sentiment", data={"text": "재밌다"}))
+    long_text = page_text(post_form(client, "/sentiment", {"text": "이 영화 정말 재밌다! " * 10}))
+    short_text = page_text(post_form(client, "/sentiment", {"text": "재밌다"}))
     assert "앞부분(8 토큰)만 분석했습니다" in long_text and "토큰)만" not in short_text
 
 
 def test_page_when_model_cannot_load(tiny_config, tmp_path):
     config = {**tiny_config, "LOAD_MODELS_AT_START": False, "SENTIMENT_MODEL": str(tmp_path)}
-    response = create_app(config).test_client().post("/sentiment", data={"text": "좋다"})
+    response = post_form(create_app(config).test_client(), "/sentiment", {"text": "좋다"})
     assert response.status_code == 503 and "모델을 불러오지 못했습니다" in page_text(response)
 
 
@@ -75,21 +97,106 @@ BAD_FORMS = [
     ("/similarity", {"sentence1": "", "sentence2": "좋다"}, "문장 1: 내용이 비어 있습니다"),
     ("/similarity", {"sentence1": "좋다", "sentence2": "👍"}, "문장 2: 이모지"),
     ("/similarity", {"sentence1": "좋다", "sentence2": "가" * 1001}, "1000자 이하로"),
+    # The hardening matrix: odd whitespace, control characters, symbols, a very long text.
+    ("/sentiment", {"text": "\u3000\u00a0\u2028"}, "비어 있습니다"),
+    ("/sentiment", {"text": "\x00\x07\x1b\x7f"}, "남는 글자가 없습니다"),
+    ("/sentiment", {"text": "★☆※♥→■"}, "남는 글자가 없습니다"),
+    ("/sentiment", {"text": "가" * 10_000}, "10000자로 너무 깁니다"),
+    ("/similarity", {"sentence1": "\u200b", "sentence2": "좋다"}, "문장 1: 이모지"),
+    ("/similarity", {"sentence2": "좋다"}, "문장 1: 내용이 비어 있습니다"),
 ]
 
 
 @pytest.mark.parametrize("url, form, message", BAD_FORMS)
 def test_bad_input_shows_message_and_keeps_it(client, url, form, message):
-    response = client.post(url, data=form)
+    response = post_form(client, url, form)
+    assert_korean_page(response, 400)
     text = page_text(response)
-    assert response.status_code == 400 and message in text and 'role="alert"' in text
+    assert message in text
     for value in form.values():
         assert escape(value) in text
 
 
-def test_input_is_escaped(client):
-    text = page_text(client.post("/sentiment", data={"text": "<b>굵게</b>"}))
-    assert "<b>굵게" not in text and "&lt;b&gt;굵게" in text
+@pytest.mark.parametrize("url, form", [
+    ("/sentiment", {"text": "<b>굵게</b> <script>alert(1)</script>"}),
+    ("/similarity", {"sentence1": "<script>alert(1)</script> 좋다",
+                     "sentence2": '" onfocus="alert(1)" autofocus x="'}),
+])
+def test_input_is_escaped(client, url, form):
+    text = page_text(post_form(client, url, form))
+    assert "<script>alert" not in text and "<b>" not in text and 'onfocus="alert' not in text
+    for value in form.values():
+        assert str(markupsafe.escape(value)) in text  # as Jinja writes it: " is &#34;
+
+
+@pytest.mark.parametrize("raw", [b"\xff\xfe\xfd", b"\xed\xa0\x80", b"\xc0\xaf"])  # not UTF-8
+@pytest.mark.parametrize("encoding", ["urlencoded", "multipart"])
+def test_invalid_utf8_in_a_form_is_a_korean_error(client, raw, encoding):
+    token = csrf_token(client, "/sentiment").encode()
+    if encoding == "urlencoded":  # Werkzeug drops the field: an empty text
+        body = b"csrf_token=" + token + b"&text=" + raw
+        content_type = "application/x-www-form-urlencoded"
+    else:  # Werkzeug reads U+FFFD for each bad byte: nothing left after cleaning
+        part = 'Content-Disposition: form-data; name="{}"\r\n\r\n'
+        body = b"".join([b"--x\r\n", part.format("csrf_token").encode(), token, b"\r\n--x\r\n",
+                         part.format("text").encode(), raw, b"\r\n--x--\r\n"])
+        content_type = "multipart/form-data; boundary=x"
+    response = client.post("/sentiment", data=body, content_type=content_type)
+    assert_korean_page(response, 400)
+
+
+def test_extra_and_repeated_fields_are_harmless(client):
+    form = {"text": ["재밌다", "지루하다"], "extra": "무시"}  # the first text is the one read
+    response = post_form(client, "/sentiment", form)
+    assert response.status_code == 200 and "<q>재밌다</q>" in page_text(response)
+
+
+@pytest.mark.parametrize("method, url, status, message", [
+    ("put", "/sentiment", 405, "허용되지 않는 요청 방식"),
+    ("delete", "/similarity", 405, "허용되지 않는 요청 방식"),
+    ("post", "/", 405, "허용되지 않는 요청 방식"),
+    ("get", "/no-such-page", 404, "없는 페이지입니다"),
+])
+def test_http_errors_are_korean_pages(client, method, url, status, message):
+    response = getattr(client, method)(url)
+    assert_korean_page(response, status)
+    assert message in page_text(response)
+
+
+@pytest.mark.parametrize("url", ["/sentiment", "/similarity"])
+def test_body_over_limit_is_a_korean_413_page(client, url):
+    token = quote(csrf_token(client, url))
+    body = f"csrf_token={token}&text={'a' * 2_000_000}"
+    response = client.post(url, data=body, content_type="application/x-www-form-urlencoded")
+    assert_korean_page(response, 413)
+    assert "너무 큽니다" in page_text(response)
+
+
+@pytest.mark.parametrize("url, form", [
+    ("/sentiment", {"text": "재밌다"}),
+    ("/similarity", {"sentence1": "좋다", "sentence2": "싫다"}),
+])
+@pytest.mark.parametrize("token", [None, "forged", "from another session"])
+def test_post_without_a_valid_token_is_refused(app, client, url, form, token):
+    if token == "from another session":
+        token = csrf_token(app.test_client(), url)
+    data = form if token is None else {**form, "csrf_token": token}
+    response = client.post(url, data=data)
+    assert_korean_page(response, 400)
+    assert CSRF_MESSAGE in page_text(response) and f'href="{url}"' in page_text(response)
+    assert "<meter" not in page_text(response)  # nothing was analysed
+
+
+def test_json_to_a_form_is_a_korean_error(client):
+    headers = {"X-CSRFToken": csrf_token(client, "/sentiment")}
+    response = client.post("/sentiment", json={"text": "재밌다"}, headers=headers)
+    assert_korean_page(response, 400)  # the form reads form fields: its text is empty
+
+
+def test_every_form_carries_a_token(client):
+    for url in ("/sentiment", "/similarity"):
+        text = page_text(client.get(url))
+        assert text.count("<form") == len(TOKEN.findall(text)) == 4  # the form and 3 examples
 
 
 @pytest.mark.parametrize("word, particle", [
@@ -109,6 +216,6 @@ def test_busy_model_shows_a_korean_busy_page(app, client, monkeypatch, url, form
         raise Overloaded("full")
 
     monkeypatch.setattr(app.extensions["predictors"].get(task), "predict", refuse)
-    response = client.post(url, data=form)
+    response = post_form(client, url, form)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "잠시 후 다시 시도해 주세요" in page_text(response)

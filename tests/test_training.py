@@ -289,3 +289,15 @@ def test_swapped_pairs_double_the_similarity_train_set(data_root):
     back = train.iloc[len(original):]
     assert back["sentence1"].tolist() == original["sentence2"].tolist()
     assert back["score"].tolist() == original["score"].tolist()
+
+
+def test_anchor_pairs_add_identical_fives_and_unrelated_zeros(data_root):
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--anchor_pairs", "4",
+                                "--swap_pairs", "false"])
+    train, _ = finetune.load_splits(args)
+    original = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    added = train.iloc[len(original):]
+    identical = added[added["score"] == 5.0]
+    unrelated = added[added["score"] == 0.0]
+    assert len(identical) == 4 and (identical["sentence1"] == identical["sentence2"]).all()
+    assert 1 <= len(unrelated) <= 4 and (unrelated["sentence1"] != unrelated["sentence2"]).all()

@@ -57,6 +57,7 @@ class FinetuneArgs:
     checkpoint_every: int = field(default=500, metadata={"help": "Steps between resumable checkpoints."})
     resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint.pt if present."})
     swap_pairs: bool = field(default=False, metadata={"help": "Similarity: also train on every pair in swapped order."})
+    anchor_pairs: int = field(default=0, metadata={"help": "Similarity: add this many identical (5.0) and random (0.0) pairs."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
@@ -67,6 +68,9 @@ class FinetuneArgs:
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be divisible by num_heads")
         self.out = self.out or f"runs/{self.task}"
+        if not self.init and self.tokenizer.startswith("runs/") and not Path(self.tokenizer).exists():
+            raise ValueError(f"no tokenizer at {self.tokenizer}: train it first with "
+                             f"`python -m training.tokenizer --out {self.tokenizer}`")
 
     @property
     def regression(self) -> bool:
@@ -142,9 +146,27 @@ def load_splits(args: FinetuneArgs):
         train = train.iloc[:args.max_train_examples]
     if args.max_dev_examples:
         dev = dev.iloc[:args.max_dev_examples]
+    if args.regression and args.anchor_pairs:
+        train = with_anchor_pairs(train, args.anchor_pairs, args.seed)
     if args.regression and args.swap_pairs:
         train = with_swapped_pairs(train)
     return train, dev
+
+
+def with_anchor_pairs(frame, count, seed):
+    """Add count identical pairs scored 5 and count random pairings scored 0.
+
+    A model trained from scratch on a few thousand pairs does not learn that the same sentence
+    twice is the most similar pair; these anchor the two ends of the scale (random KorSTS
+    sentences are almost never related).
+    """
+    sentences = pd.concat([frame["sentence1"], frame["sentence2"]]).drop_duplicates()
+    chosen = sentences.sample(n=min(count, len(sentences)), random_state=seed).tolist()
+    partners = sentences.sample(n=len(chosen), random_state=seed + 1).tolist()
+    identical = pd.DataFrame({"sentence1": chosen, "sentence2": chosen, "score": 5.0})
+    unrelated = pd.DataFrame({"sentence1": chosen, "sentence2": partners, "score": 0.0})
+    unrelated = unrelated[unrelated["sentence1"] != unrelated["sentence2"]]
+    return pd.concat([frame, identical, unrelated], ignore_index=True)
 
 
 def with_swapped_pairs(frame):

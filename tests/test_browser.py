@@ -1,0 +1,136 @@
+"""End to end in headless Chromium against gunicorn (2 workers, tiny models) on loopback.
+
+Needs Debian's chromium package (`make test` installs it when run as root) and Playwright's
+Python package; skipped, saying why, without them. Screenshots go to $SCREENSHOT_DIR, else to
+the test's temporary directory.
+"""
+import os
+import re
+
+import pytest
+
+from browser import (CHROMIUM, SENTIMENT_VERDICT, SIMILARITY_VERDICT, analyze, chromium_context,
+                     compare)
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}: apt-get install chromium "
+                                  "(make test does it when run as root)")]
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements-dev)")
+
+
+@pytest.fixture(scope="module")
+def context():
+    """One Chromium profile for the module's pages."""
+    with chromium_context() as browser_context:
+        yield browser_context
+
+
+@pytest.fixture(scope="module")
+def screenshot_dir(tmp_path_factory):
+    """Where screenshots go: $SCREENSHOT_DIR, else a temporary directory."""
+    directory = os.environ.get("SCREENSHOT_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        return directory
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+def page(context):
+    """A fresh page that fails the test on a script error, a CSP violation or a dialog."""
+    page, problems = context.new_page(), []
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"),
+                                      dialog.dismiss()))
+    page.on("console", lambda message: problems.append(f"console: {message.text}")
+            if "Content Security Policy" in message.text else None)
+    yield page
+    page.close()
+    assert problems == []
+
+
+def shoot(page, screenshot_dir, name) -> None:
+    """Save a full-page screenshot of page as name.png."""
+    page.screenshot(path=os.path.join(screenshot_dir, f"{name}.png"), full_page=True)
+
+
+def test_home_page(page, live_server, screenshot_dir):
+    response = page.goto(live_server.url)
+    assert response.status == 200 and page.title() == "소개 · 한국어 문장 이해 데모"
+    assert "sentiment-tiny" in page.inner_text("table")
+    assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    shoot(page, screenshot_dir, "home")
+
+
+def test_sentiment_form(page, live_server, screenshot_dir):
+    verdict = analyze(page, live_server.url, "이 영화 정말 재밌다!")
+    assert SENTIMENT_VERDICT.match(verdict), verdict
+    assert page.input_value("#text") == "이 영화 정말 재밌다!"  # the text stays in the form
+    assert page.locator(".result meter").count() == 2
+    shoot(page, screenshot_dir, "sentiment")
+
+
+def test_similarity_form(page, live_server, screenshot_dir):
+    verdict = compare(page, live_server.url, "오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요")
+    assert verdict.startswith("「오늘 날씨가 정말 좋네요」와 「오늘은 날씨가 맑고 화창하네요」")
+    assert SIMILARITY_VERDICT.search(verdict), verdict
+    shoot(page, screenshot_dir, "similarity")
+
+
+@pytest.mark.parametrize("path, button, field, verdict", [
+    ("/sentiment", "시간 낭비했다 다신 안 봄", "#text", SENTIMENT_VERDICT),
+    ("/similarity", "회의는 내일 오후 세 시에 시작합니다 / 내일 오후 3시에 회의가 열립니다",
+     "#sentence1", SIMILARITY_VERDICT),
+])
+def test_example_buttons(page, live_server, path, button, field, verdict):
+    page.goto(live_server.url + path)
+    page.get_by_role("button", name=button).click()
+    shown = page.locator(".result .verdict")
+    shown.wait_for()
+    assert verdict.search(shown.inner_text()) and page.input_value(field) == button.split(" / ")[0]
+
+
+def test_empty_input_is_refused_in_korean(page, live_server, screenshot_dir):
+    page.goto(f"{live_server.url}/sentiment")
+    page.get_by_role("button", name="분석", exact=True).click()  # empty: the browser holds it
+    assert page.eval_on_selector("#text", "element => element.validity.valueMissing")
+    assert page.locator("p.error").count() == 0
+    assert analyze(page, live_server.url, "   ") == "문장: 내용이 비어 있습니다. 문장을 입력하세요."
+    shoot(page, screenshot_dir, "sentiment-empty")
+    error = compare(page, live_server.url, "좋다", "😀")
+    assert error.startswith("문장 2: 이모지·링크·특수문자를 빼면 남는 글자가 없습니다")
+
+
+def test_script_in_input_shows_as_text(page, live_server):
+    attack = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    analyze(page, live_server.url, attack)
+    assert page.input_value("#text") == attack
+    assert page.inner_text(".result q") == attack  # the cleaned text, shown as text
+    assert page.locator("main script, main img").count() == 0  # the page fixture: no dialog
+
+
+def test_form_without_token_is_refused_in_korean(page, live_server):
+    page.goto(f"{live_server.url}/sentiment")
+    page.eval_on_selector("form.analyze input[name=csrf_token]", "element => element.remove()")
+    page.fill("#text", "재밌다")
+    page.get_by_role("button", name="분석", exact=True).click()
+    page.locator("p.error").wait_for()
+    assert "보안 토큰이 없거나 만료되었습니다" in page.inner_text("p.error")
+    page.get_by_role("link", name="다시 시도").click()
+    assert page.url.endswith("/sentiment") and analyze(page, live_server.url, "재밌다")
+
+
+def test_api_answers_the_page_origin(page, live_server):
+    page.goto(live_server.url)
+    answer = page.evaluate("""async () => {
+        const response = await fetch('/api/v1/sentiment', {method: 'POST',
+            headers: {'Content-Type': 'application/json'}, body: JSON.stringify({text: '재밌다'})});
+        return {status: response.status, body: await response.json()};
+    }""")
+    assert answer["status"] == 200 and answer["body"]["label"] in ("negative", "positive")
+
+
+def test_unknown_page_is_a_korean_404(page, live_server):
+    response = page.goto(f"{live_server.url}/no-such-page")
+    assert response.status == 404 and "없는 페이지입니다" in page.inner_text("p.error")
+    assert re.search("처음으로", page.inner_text("main"))
