@@ -123,6 +123,11 @@ def test_length_grouped_batches_cover_every_index_once():
     assert spread < 30  # random batches of 16 would spread about 88
 
 
+def test_missing_tokenizer_says_how_to_train_one():
+    with pytest.raises(ValueError, match="python -m training.tokenizer"):
+        finetune.parse_args(["--task", "sentiment", "--tokenizer", "runs/no-such-tokenizer"])
+
+
 def test_config_file_rejects_unknown_keys(tmp_path):
     config = tmp_path / "bad.json"
     config.write_text(json.dumps({"task": "sentiment", "learning_rat": 1e-4}))
@@ -281,8 +286,9 @@ def test_pretraining_resumes_and_its_discriminator_initialises_finetuning(data_r
     assert predictor.model.electra.embeddings.word_embeddings.weight.shape == saved.shape
 
 
-def test_swapped_pairs_double_the_similarity_train_set(data_root):
-    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--swap_pairs", "true"])
+def test_swapped_pairs_double_the_similarity_train_set(data_root, tokenizer_dir):
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root),
+                                "--tokenizer", str(tokenizer_dir), "--swap_pairs", "true"])
     train, dev = finetune.load_splits(args)
     original = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
     assert len(train) == 2 * len(original) and len(dev) == 20
@@ -291,9 +297,9 @@ def test_swapped_pairs_double_the_similarity_train_set(data_root):
     assert back["score"].tolist() == original["score"].tolist()
 
 
-def test_anchor_pairs_add_identical_fives_and_unrelated_zeros(data_root):
+def test_anchor_pairs_add_identical_fives_and_unrelated_zeros(data_root, tokenizer_dir):
     args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--anchor_pairs", "4",
-                                "--swap_pairs", "false"])
+                                "--tokenizer", str(tokenizer_dir), "--swap_pairs", "false"])
     train, _ = finetune.load_splits(args)
     original = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
     added = train.iloc[len(original):]
