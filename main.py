@@ -27,7 +27,7 @@ DEFAULTS = {
     # Micro-batching: concurrent requests for one model share forward passes (batching.py).
     "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
     "BATCH_TOKEN_BUDGET": 4096,  # most padded tokens (rows × longest row) in one forward pass
-    "BATCH_MAX_WAIT_MS": 5,  # longest a batch waits for more requests once it has one
+    "BATCH_MAX_WAIT_MS": 10,  # longest a batch waits for more requests once it has one
     "BATCH_CALL_COST_TOKENS": None,  # a forward pass's fixed cost in tokens; None: by device
     "QUEUE_MAX": 256,  # most texts or pairs waiting per model; more: 503 overloaded
     "REQUEST_TIMEOUT_S": 10,  # longest a request waits for its results; then 503 timeout
