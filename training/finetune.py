@@ -19,10 +19,11 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 from transformers import (AutoTokenizer, ElectraConfig, ElectraForSequenceClassification,
-                          HfArgumentParser, get_linear_schedule_with_warmup)
+                          get_linear_schedule_with_warmup)
 
 from models import SERVING_FILE
 from training import data
+from training.arguments import parse_with_config
 from training.batching import collate, encode_task, length_grouped_batches, sorted_batches
 from training.metrics import headline, sentiment_metrics, similarity_metrics
 
@@ -80,26 +81,7 @@ class FinetuneArgs:
 def parse_args(argv=None) -> FinetuneArgs:
     """Defaults ← training/configs/<task>.json (or --config FILE) ← command line."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = HfArgumentParser(FinetuneArgs)
-    config_path = _pop_option(argv, "--config") or _task_config(argv)
-    if config_path:
-        values = json.loads(Path(config_path).read_text())
-        unknown = set(values) - {f for f in FinetuneArgs.__dataclass_fields__}
-        if unknown:
-            raise ValueError(f"unknown keys in {config_path}: {sorted(unknown)}")
-        parser.set_defaults(**values)
-    (args,) = parser.parse_args_into_dataclasses(argv)
-    return args
-
-
-def _pop_option(argv, name):
-    """Remove `name VALUE` from argv and return VALUE."""
-    if name in argv:
-        index = argv.index(name)
-        value = argv[index + 1]
-        del argv[index:index + 2]
-        return value
-    return None
+    return parse_with_config(FinetuneArgs, argv, _task_config(argv))
 
 
 def _task_config(argv):

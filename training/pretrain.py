@@ -10,7 +10,6 @@ learns to tell which tokens were replaced. Loss = generator MLM + 50 × discrimi
 import json
 import math
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import (AutoTokenizer, ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining,
-                          HfArgumentParser, get_linear_schedule_with_warmup)
+                          get_linear_schedule_with_warmup)
 
 from preprocessing import clean
 from training import data
+from training.arguments import parse_with_config
 from training.finetune import seed_everything
 
 CONFIG_FILE = Path(__file__).resolve().parent / "configs" / "pretrain.json"
@@ -70,21 +70,7 @@ class PretrainArgs:
 
 def parse_args(argv=None) -> PretrainArgs:
     """Defaults ← training/configs/pretrain.json (or --config FILE) ← command line."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    config = CONFIG_FILE
-    if "--config" in argv:
-        index = argv.index("--config")
-        config = Path(argv[index + 1])
-        del argv[index:index + 2]
-    parser = HfArgumentParser(PretrainArgs)
-    if config.exists():
-        values = json.loads(config.read_text())
-        unknown = set(values) - set(PretrainArgs.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown keys in {config}: {sorted(unknown)}")
-        parser.set_defaults(**values)
-    (args,) = parser.parse_args_into_dataclasses(argv)
-    return args
+    return parse_with_config(PretrainArgs, argv, CONFIG_FILE)
 
 
 def corpus_texts(args: PretrainArgs):
