@@ -85,6 +85,15 @@ def iter_corpus(path):
                 yield line
 
 
+def labeled_train_texts(root):
+    """The texts (no labels) of NSMC train and KorSTS train, for tokenizer and pretraining corpora."""
+    root = Path(root)
+    yield from load_nsmc(root / "nsmc" / "ratings_train.txt")["text"]
+    korsts = load_korsts(root / "korsts" / "sts-train.tsv")
+    yield from korsts["sentence1"]
+    yield from korsts["sentence2"]
+
+
 def extra_texts(root):
     """Plain Korean texts of the extra sets (for tokenizer and pretraining corpora)."""
     root = Path(root) / "extra"

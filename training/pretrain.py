@@ -78,10 +78,7 @@ def corpus_texts(args: PretrainArgs):
     root = data.data_dir(args.data_dir)
     yield from data.iter_corpus(root / "pretrain" / "movie_reviews.txt")
     if args.include_extra:
-        yield from data.load_nsmc(root / "nsmc" / "ratings_train.txt")["text"]
-        korsts = data.load_korsts(root / "korsts" / "sts-train.tsv")
-        yield from korsts["sentence1"]
-        yield from korsts["sentence2"]
+        yield from data.labeled_train_texts(root)
         yield from data.extra_texts(root)
 
 

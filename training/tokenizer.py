@@ -32,13 +32,9 @@ class TokenizerArgs:
 
 
 def training_texts(root):
-    """Unlabeled reviews plus the NSMC train and KorSTS train texts, cleaned as served."""
-    root = Path(root)
-    yield from data.iter_corpus(root / "pretrain" / "movie_reviews.txt")
-    yield from data.load_nsmc(root / "nsmc" / "ratings_train.txt")["text"]
-    korsts = data.load_korsts(root / "korsts" / "sts-train.tsv")
-    yield from korsts["sentence1"]
-    yield from korsts["sentence2"]
+    """Unlabeled reviews plus the NSMC train and KorSTS train texts (main() cleans them)."""
+    yield from data.iter_corpus(Path(root) / "pretrain" / "movie_reviews.txt")
+    yield from data.labeled_train_texts(root)
 
 
 def new_wordpiece() -> Tokenizer:
