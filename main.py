@@ -23,7 +23,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1_048_576,  # largest request body in bytes; Flask answers 413 above it
     "MAX_LENGTH": None,  # tokens per input; None: the model's own (models.py caps it at 128)
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
-    "QUANTIZE": False,  # int8 dynamic quantization of the Linear layers (CPU only)
+    "QUANTIZE": None,  # int8 dynamic quantization of the Linear layers; None: on for CPU, off on CUDA
     # Micro-batching: concurrent requests for one model share forward passes (batching.py).
     "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
     "BATCH_TOKEN_BUDGET": 4096,  # most padded tokens (rows × longest row) in one forward pass

@@ -1,8 +1,27 @@
 """Text cleaning shared by serving and training: the KcELECTRA cleaner for today's libraries."""
+import importlib.util
 import re
+import sys
 
 import emoji
-from soynlp.normalizer import repeat_normalize
+
+
+def _import_repeat_normalize():
+    """soynlp's repeat_normalize, imported without running soynlp/__init__.py.
+
+    That file imports every soynlp tool and with them pandas and scikit-learn: about 70 MB in
+    each serving worker for one regex function. With the package registered unexecuted, Python
+    runs only soynlp.normalizer and the soynlp.hangle it needs. Other soynlp tools are then
+    reachable as submodules (`import soynlp.noun`), not as attributes of a bare `import soynlp`.
+    """
+    if "soynlp" not in sys.modules:
+        spec = importlib.util.find_spec("soynlp")
+        sys.modules["soynlp"] = importlib.util.module_from_spec(spec)
+    from soynlp.normalizer import repeat_normalize
+    return repeat_normalize
+
+
+repeat_normalize = _import_repeat_normalize()
 
 # Printable ASCII, Korean jamo and syllables, and the punctuation KcELECTRA keeps;
 # everything else (Hanja, kana, control characters, symbols) becomes a space.

@@ -206,7 +206,8 @@ def main(argv=None):
                "settings": {"models": models, "clients": args.clients,
                             "requests": args.requests, "seconds": args.seconds,
                             "workers": os.environ.get("WEB_CONCURRENCY", "1"),
-                            "threads": os.environ.get("GUNICORN_THREADS", "64")}}
+                            "threads": os.environ.get("GUNICORN_THREADS", "64"),
+                            "app_quantize": os.environ.get("FLASK_QUANTIZE", "auto (on for CPU)")}}
     for name in args.servers:
         summary[name] = bench_server(name, args, models, bodies)
     if "app" in summary and "naive" in summary:

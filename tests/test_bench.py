@@ -1,10 +1,11 @@
 """bench/: the load generator against a live server, its inputs and limits, the naive baseline."""
+import json
 import threading
 
 import pytest
 from werkzeug.serving import make_server
 
-from bench import loadgen, naive_server, run
+from bench import forward, loadgen, naive_server, run
 
 SUMMARY_KEYS = {"task", "clients", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms",
                 "errors", "status_counts"}
@@ -60,14 +61,19 @@ def test_load_generator_accepts_loopback(url, address):
     assert loadgen.require_loopback(url) == address
 
 
-def test_inputs_come_from_the_data_directory(tmp_path):
-    (tmp_path / "nsmc").mkdir()
-    (tmp_path / "nsmc" / "ratings_test.txt").write_text(
+def write_bench_data(root):
+    """A data directory with a few NSMC test reviews (some unusable) and one KorSTS dev pair."""
+    (root / "nsmc").mkdir()
+    (root / "nsmc" / "ratings_test.txt").write_text(
         'id\tdocument\tlabel\n1\t"재밌다\t1\n2\t😀\t0\n3\t\t0\n4\t지루하다\t0\n', encoding="utf-8")
-    (tmp_path / "korsts").mkdir()
-    (tmp_path / "korsts" / "sts-dev.tsv").write_text(
+    (root / "korsts").mkdir()
+    (root / "korsts" / "sts-dev.tsv").write_text(
         "genre\tfilename\tyear\tid\tscore\tsentence1\tsentence2\n"
         "main\tf\t2012\t1\t4.0\t좋다\t좋아요\n", encoding="utf-8")
+
+
+def test_inputs_come_from_the_data_directory(tmp_path):
+    write_bench_data(tmp_path)
     assert loadgen.load_bodies("sentiment", tmp_path) == [{"text": '"재밌다'}, {"text": "지루하다"}]
     assert loadgen.load_bodies("sentiment", tmp_path, limit=1) == [{"text": '"재밌다'}]
     assert loadgen.load_bodies("similarity", tmp_path) == [{"sentence1": "좋다", "sentence2": "좋아요"}]
@@ -97,3 +103,15 @@ def test_ratios_and_targets():
     met = run.targets(slow, naive, run.ratios(slow, naive))
     assert met["similarity@16 rps ≥ 2.0× naive"] is False and met["zero errors"] is False
     assert met["sentiment@1 p50 ≤ 1.1× naive"] is False and met["app worker RSS ≤ 600 MB"] is False
+
+
+def test_forward_benchmark_times_both_settings(tiny_models, tmp_path, capsys):
+    write_bench_data(tmp_path)
+    forward.main(["--sentiment-model", str(tiny_models["sentiment"]), "--similarity-model",
+                  str(tiny_models["similarity"]), "--batch-sizes", "1", "--seconds", "0.05",
+                  "--data-dir", str(tmp_path)])
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert set(results) == {f"{task} {setting}" for task in ("sentiment", "similarity")
+                            for setting in ("unquantized", "int8")}
+    for by_size in results.values():
+        assert by_size["1"]["calls"] >= 1 and by_size["1"]["ms_per_call"] > 0

@@ -27,7 +27,10 @@ WARM_UP_REQUESTS = 100
 MAX_SECONDS = 150  # a bound on each load loop, far above what it needs
 REQUEST_TIMEOUT_S = 30
 MAX_RSS_GROWTH_MB = 50
-TOLERANCE = 1e-4  # a shared padded batch moves scores by float noise, nothing more
+# Batch-mates move a score only a little: padding adds float noise, and int8 dynamic quantization
+# (the CPU default) scales a whole batch's activations together (1.3e-4 seen). Which result went
+# to which input is checked exactly, by the cleaned text each result carries.
+TOLERANCE = 1e-3
 # Steady load while workers die, paced so that a replacement worker still gets the CPU it needs
 # to start on a 2-core machine.
 KILL_CLIENTS = 8
@@ -76,8 +79,9 @@ class Outcome:
 @pytest.fixture(scope="module")
 def cases(tiny_models) -> list:
     """A shuffled mix of requests with their expected answers, from unbatched predictors."""
-    sentiment = load_predictor(tiny_models["sentiment"], "sentiment")
-    similarity = load_predictor(tiny_models["similarity"], "similarity")
+    # quantize=None: int8 on a CPU, as the app serves by default.
+    sentiment = load_predictor(tiny_models["sentiment"], "sentiment", quantize=None)
+    similarity = load_predictor(tiny_models["similarity"], "similarity", quantize=None)
     expected = {"sentiment": dict(zip(TEXTS, sentiment.predict(TEXTS))),
                 "similarity": dict(zip(PAIRS, similarity.predict(PAIRS)))}
 

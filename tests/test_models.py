@@ -51,3 +51,28 @@ def test_quantized_cpu_predictor(tiny_models):
 
 def test_predict_of_nothing_is_empty(tiny_models):
     assert load_predictor(tiny_models["similarity"], "similarity").predict([]) == []
+
+
+@pytest.mark.parametrize("task", ["sentiment", "similarity"])
+def test_truncated_only_when_tokens_are_cut(tiny_models, task):
+    predictor = load_predictor(tiny_models[task], task, device="cpu", max_length=12)
+
+    def as_input(words):
+        text = " ".join(["좋다"] * words)
+        return text if task == "sentiment" else (text, "좋다")
+
+    def token_count(words):
+        texts = [as_input(words)] if task == "sentiment" else as_input(words)
+        return len(predictor.tokenizer(*texts)["input_ids"])
+
+    fits = max(n for n in range(1, 30) if token_count(n) <= 12)  # the most words that fit
+    assert token_count(fits + 1) > 12
+    results = predictor.predict([as_input(fits), as_input(fits + 1), as_input(1)])
+    assert [result["truncated"] for result in results] == [False, True, False]
+
+
+@pytest.mark.parametrize("setting, expected", [(None, True), (False, False), (True, True)])
+def test_quantize_setting_on_the_cpu(tiny_models, setting, expected):
+    # None (the app's default) quantizes on a CPU; on CUDA it never does (fp16 there).
+    predictor = load_predictor(tiny_models["sentiment"], "sentiment", device="cpu", quantize=setting)
+    assert predictor.quantized is expected

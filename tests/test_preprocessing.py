@@ -1,6 +1,12 @@
 """The KcELECTRA-style cleaner shared by serving and training."""
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
+from soynlp.normalizer import repeat_normalize
+
+import preprocessing
 from preprocessing import clean, clean_if
 
 
@@ -33,3 +39,13 @@ def test_clean_is_idempotent():
 def test_clean_if_off_only_trims():
     assert clean_if("  그대로 😀 ㅋㅋㅋㅋ ", enabled=False) == "그대로 😀 ㅋㅋㅋㅋ"
     assert clean_if("  그대로 😀 ㅋㅋㅋㅋ ", enabled=True) == "그대로 ㅋㅋ"
+
+
+def test_the_app_imports_soynlp_normalizer_without_pandas_or_scikit_learn():
+    # soynlp/__init__.py would import them: about 70 MB in every serving worker.
+    code = ("import sys, main, soynlp.normalizer; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'pandas', 'sklearn'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.stdout.strip() == "[]"
+    assert repeat_normalize is preprocessing.repeat_normalize

@@ -9,12 +9,14 @@ import torch
 from transformers import AutoTokenizer
 
 from models import load_predictor
-from training import data, evaluate, export, finetune, pretrain
+from training import baselines, data, evaluate, export, finetune, pretrain
 from training.batching import length_grouped_batches
 from training.tokenizer import train_tokenizer
 
 POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
 NEGATIVE = ["시간 낭비", "너무 지루하다", "최악의 영화", "돈 아깝다", "다신 안 봄"]
+# The task configs add anchor and teacher pairs and distillation; tests opt in to them one by one.
+NO_EXTRA_PAIRS = ["--anchor_pairs", "0", "--teacher_pairs", "0", "--swap_pairs", "false"]
 TINY = ["--embedding_size", "16", "--hidden_size", "16", "--num_layers", "1", "--num_heads", "2",
         "--intermediate_size", "32", "--batch_size", "8", "--threads", "1", "--learning_rate", "2e-3"]
 
@@ -49,6 +51,12 @@ def data_root(tmp_path_factory):
              for i in range(60)]
     write_tsv(root / "korsts" / "sts-train.tsv", sts_header, pairs)
     write_tsv(root / "korsts" / "sts-dev.tsv", sts_header, pairs[:20])
+    paws = [(i, POSITIVE[i % 5], POSITIVE[(i + 1) % 5], i % 2) for i in range(10)]
+    write_tsv(root / "extra" / "paws" / "dev_2k.tsv", ("id", "sentence1", "sentence2", "label"), paws)
+    write_tsv(root / "extra" / "paws" / "test_2k.tsv", ("id", "sentence1", "sentence2", "label"), paws)
+    questions = [(NEGATIVE[i % 5], NEGATIVE[(i + 2) % 5], i % 2) for i in range(10)]
+    for name in ("train.tsv", "dev.tsv"):
+        write_tsv(root / "extra" / "question-pair" / name, ("question1", "question2", "is_duplicate"), questions)
     corpus = [row[1] for row in review_rows(300, 3)]
     (root / "pretrain").mkdir()
     (root / "pretrain" / "movie_reviews.txt").write_text("\n".join(corpus) + "\n", encoding="utf-8")
@@ -138,7 +146,7 @@ def test_config_file_rejects_unknown_keys(tmp_path):
 def run_finetune(task, data_root, tokenizer_dir, out, *extra):
     """A tiny fine-tuning run; returns the best dev score."""
     argv = ["--task", task, "--data_dir", str(data_root), "--tokenizer", str(tokenizer_dir),
-            "--out", str(out), "--epochs", "1", *TINY, *extra]
+            "--out", str(out), "--epochs", "1", *TINY, *NO_EXTRA_PAIRS, "--distill_weight", "0", *extra]
     args = finetune.parse_args(argv)
     return finetune.Trainer(args).run()
 
@@ -189,6 +197,13 @@ def test_evaluate_reports_the_metric_schema(trained, data_root, task, filename, 
         assert 0 <= result["metrics"]["accuracy"] <= 1
     else:
         assert -1 <= result["metrics"]["spearman"] <= 1
+
+
+def test_evaluate_scores_the_quantized_model_as_served(trained, data_root):
+    args = evaluate.EvaluateArgs(task="sentiment", model=str(trained / "sentiment" / "best"),
+                                 data=str(data_root / "nsmc/ratings_test.txt"), device="cpu", quantize=True)
+    result = evaluate.evaluate(args)
+    assert result["quantized"] is True and result["metrics"]["n"] == 41
 
 
 def test_export_writes_fp16_model_with_card_that_serves(trained, tmp_path):
@@ -288,7 +303,7 @@ def test_pretraining_resumes_and_its_discriminator_initialises_finetuning(data_r
 
 def test_swapped_pairs_double_the_similarity_train_set(data_root, tokenizer_dir):
     args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root),
-                                "--tokenizer", str(tokenizer_dir), "--swap_pairs", "true"])
+                                "--tokenizer", str(tokenizer_dir), *NO_EXTRA_PAIRS, "--swap_pairs", "true"])
     train, dev = finetune.load_splits(args)
     original = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
     assert len(train) == 2 * len(original) and len(dev) == 20
@@ -298,8 +313,8 @@ def test_swapped_pairs_double_the_similarity_train_set(data_root, tokenizer_dir)
 
 
 def test_anchor_pairs_add_identical_fives_and_unrelated_zeros(data_root, tokenizer_dir):
-    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--anchor_pairs", "4",
-                                "--tokenizer", str(tokenizer_dir), "--swap_pairs", "false"])
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), *NO_EXTRA_PAIRS,
+                                "--anchor_pairs", "4", "--tokenizer", str(tokenizer_dir)])
     train, _ = finetune.load_splits(args)
     original = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
     added = train.iloc[len(original):]
@@ -307,3 +322,64 @@ def test_anchor_pairs_add_identical_fives_and_unrelated_zeros(data_root, tokeniz
     unrelated = added[added["score"] == 0.0]
     assert len(identical) == 4 and (identical["sentence1"] == identical["sentence2"]).all()
     assert 1 <= len(unrelated) <= 4 and (unrelated["sentence1"] != unrelated["sentence2"]).all()
+
+
+def test_teacher_probabilities_are_out_of_fold():
+    # Random labels on random texts: a classifier fitted on them memorises them, but one that
+    # never saw a text can only guess, so out-of-fold probabilities stay near chance.
+    rng = random.Random(0)
+    texts = ["".join(rng.choice("가나다라마바사아자차") for _ in range(12)) for _ in range(200)]
+    labels = [rng.randint(0, 1) for _ in texts]
+    out_of_fold = baselines.out_of_fold_probabilities(texts, labels, folds=4)
+    in_sample = baselines.sentiment_classifier().fit(texts, labels).predict_proba(texts)
+    rows = range(len(texts))
+    assert out_of_fold.shape == (200, 2) and all(abs(sum(row) - 1) < 1e-6 for row in out_of_fold)
+    assert sum(in_sample[i][labels[i]] for i in rows) / 200 > 0.62
+    assert sum(out_of_fold[i][labels[i]] for i in rows) / 200 < 0.55
+
+
+def test_soft_cross_entropy_matches_cross_entropy_on_one_hot_targets():
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.3]])
+    one_hot = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([1, 0]))
+    assert torch.isclose(finetune.soft_cross_entropy(logits, one_hot), expected)
+
+
+def test_distillation_trains_on_the_teachers_soft_labels(data_root, tokenizer_dir, tmp_path):
+    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--tokenizer",
+                                str(tokenizer_dir), "--out", str(tmp_path), "--epochs", "1",
+                                "--distill_weight", "0.5", "--teacher_folds", "2", *TINY])
+    trainer = finetune.Trainer(args)
+    teacher = trainer.train["teacher"]
+    assert len(teacher) == len(trainer.train["labels"]) and all(abs(sum(p) - 1) < 1e-6 for p in teacher)
+    batch = finetune.collate(trainer.train, [0, 1, 2], trainer.pad_id, regression=False)
+    assert batch["teacher"].shape == (3, 2)
+    assert math.isfinite(trainer.train_step(batch))
+    trainer.run()
+    assert (tmp_path / "best" / "model.safetensors").is_file()
+
+
+def test_distillation_is_refused_for_similarity(tokenizer_dir):
+    with pytest.raises(ValueError, match="sentiment task only"):
+        finetune.parse_args(["--task", "similarity", "--tokenizer", str(tokenizer_dir),
+                             "--distill_weight", "0.5"])
+
+
+def test_teacher_pairs_are_scored_by_the_cosine_baseline(data_root, tokenizer_dir):
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--tokenizer",
+                                str(tokenizer_dir), *NO_EXTRA_PAIRS, "--teacher_pairs", "100"])
+    train, _ = finetune.load_splits(args)
+    korsts = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    added = train.iloc[len(korsts):]
+    assert len(added) == 100 and added["score"].between(0, 5).all()
+    score = baselines.fit_cosine_scorer(korsts)
+    assert added["score"].tolist() == pytest.approx(score(added["sentence1"], added["sentence2"]).tolist())
+    assert score(["정말 재밌다"], ["정말 재밌다"])[0] == pytest.approx(5.0)
+
+
+def test_perturb_keeps_words_of_the_sentence_and_the_donor():
+    rng = random.Random(3)
+    sentence, donor = "하나 둘 셋 넷 다섯", "가 나 다"
+    for _ in range(50):
+        words = finetune.perturb(sentence, donor, rng).split()
+        assert words and set(words) <= set(sentence.split()) | set(donor.split())

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import paired_cosine_distances
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
 from preprocessing import clean_if
@@ -31,25 +33,49 @@ def tfidf(max_ngram) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer="char_wb", ngram_range=(1, max_ngram), sublinear_tf=True, min_df=2)
 
 
+def sentiment_classifier(max_ngram=4):
+    """Char n-gram TF-IDF followed by logistic regression, as one scikit-learn pipeline."""
+    return make_pipeline(tfidf(max_ngram), LogisticRegression(C=3.0, max_iter=1000))
+
+
 def sentiment_baseline(args, root, evaluation) -> dict:
     """Logistic regression on char n-grams, trained on all of NSMC train."""
     train = data.load_nsmc(root / "nsmc" / "ratings_train.txt")
-    vectorizer = tfidf(args.max_ngram or 4)
-    features = vectorizer.fit_transform([clean_if(t, args.clean) for t in train["text"]])
-    classifier = LogisticRegression(C=3.0, max_iter=1000).fit(features, train["label"])
-    predicted = classifier.predict(vectorizer.transform([clean_if(t, args.clean) for t in evaluation["text"]]))
+    classifier = sentiment_classifier(args.max_ngram or 4)
+    classifier.fit([clean_if(t, args.clean) for t in train["text"]], train["label"])
+    predicted = classifier.predict([clean_if(t, args.clean) for t in evaluation["text"]])
     return sentiment_metrics(evaluation["label"].tolist(), predicted.tolist())
+
+
+def out_of_fold_probabilities(texts, labels, folds=5, seed=42):
+    """Class probabilities of the sentiment baseline for each text, from a model that never saw it.
+
+    Each fold is scored by a classifier fitted on the other folds, so the probabilities are as
+    uncertain as on unseen text (a teacher's soft labels for distillation).
+    """
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return cross_val_predict(sentiment_classifier(), list(texts), list(labels), cv=splitter,
+                             method="predict_proba")
+
+
+def fit_cosine_scorer(train, cleaning=True, max_ngram=3):
+    """A function scoring sentence pairs 0–5: cosine of char n-gram TF-IDF fitted on train's pairs."""
+    vectorizer = tfidf(max_ngram)
+    vectorizer.fit([clean_if(t, cleaning) for t in list(train["sentence1"]) + list(train["sentence2"])])
+
+    def score(first, second):
+        first = vectorizer.transform([clean_if(t, cleaning) for t in first])
+        second = vectorizer.transform([clean_if(t, cleaning) for t in second])
+        return 5 * (1 - paired_cosine_distances(first, second))
+    return score
 
 
 def similarity_baseline(args, root, evaluation) -> dict:
     """Cosine of char n-gram TF-IDF vectors fitted on KorSTS train, scaled to 0–5."""
-    train = data.load_korsts(root / "korsts" / "sts-train.tsv")
-    vectorizer = tfidf(args.max_ngram or 3)
-    vectorizer.fit([clean_if(t, args.clean) for t in list(train["sentence1"]) + list(train["sentence2"])])
-    first = vectorizer.transform([clean_if(t, args.clean) for t in evaluation["sentence1"]])
-    second = vectorizer.transform([clean_if(t, args.clean) for t in evaluation["sentence2"]])
-    cosine = 1 - paired_cosine_distances(first, second)
-    return similarity_metrics(evaluation["score"].tolist(), (5 * cosine).tolist())
+    score = fit_cosine_scorer(data.load_korsts(root / "korsts" / "sts-train.tsv"), args.clean,
+                              args.max_ngram or 3)
+    predicted = score(evaluation["sentence1"], evaluation["sentence2"])
+    return similarity_metrics(evaluation["score"].tolist(), predicted.tolist())
 
 
 def main(argv=None):

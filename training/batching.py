@@ -58,4 +58,7 @@ def collate(dataset, indices, pad_id, regression):
         mask[row, :n] = 1
     label_type = torch.float if regression else torch.long
     labels = torch.tensor([dataset["labels"][i] for i in indices], dtype=label_type)
-    return {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "labels": labels}
+    batch = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "labels": labels}
+    if "teacher" in dataset:  # soft labels for distillation
+        batch["teacher"] = torch.tensor([dataset["teacher"][i] for i in indices], dtype=torch.float)
+    return batch

@@ -24,6 +24,7 @@ class EvaluateArgs:
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
+    quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
 
     def __post_init__(self):
         if self.task not in ("sentiment", "similarity"):
@@ -50,13 +51,14 @@ def evaluate(args: EvaluateArgs) -> dict:
     frame = data.load_task_data(args.task, args.data)
     if args.limit:
         frame = frame.iloc[:args.limit]
-    predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size)
+    predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
+                               quantize=args.quantize)
     started = time.time()
     scorer = score_sentiment if args.task == "sentiment" else score_similarity
     metrics = scorer(predictor, frame)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
             "data": args.data, "device": str(predictor.device), "clean": predictor.cleaning,
-            "metrics": metrics, "seconds": round(time.time() - started, 1)}
+            "quantized": predictor.quantized, "metrics": metrics, "seconds": round(time.time() - started, 1)}
 
 
 def main(argv=None):

@@ -4,6 +4,7 @@
         --evaluations results/sentiment-nsmc-test.json --command "python -m training.finetune --task sentiment"
 """
 import json
+import os
 import platform
 import shutil
 from dataclasses import dataclass, field
@@ -41,7 +42,8 @@ def evaluation_rows(paths) -> list:
     for path in paths:
         result = json.loads(Path(path).read_text())
         figures = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
-        rows.append(f"| {result['model']} | `{Path(result['data']).name}` | {figures} | `{path}` |")
+        name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "")
+        rows.append(f"| {name} | `{Path(result['data']).name}` | {figures} | `{path}` |")
     return rows
 
 
@@ -60,7 +62,8 @@ def model_card(args, config, train_args, dev, serving) -> str:
              "## Training", "",
              f"- Best dev checkpoint at step {dev.get('step')} (epoch {dev.get('epoch')}), "
              f"after {dev.get('train_seconds')} s of training on {dev.get('device')} "
-             f"({platform.machine()}, {torch.get_num_threads()} threads); full arguments in `train_args.json`.",
+             f"({platform.machine()}, {train_args.get('threads') or os.cpu_count()} threads); "
+             "full arguments in `train_args.json`.",
              f"- Dev metrics at selection: `{json.dumps({k: v for k, v in dev.items() if isinstance(v, float)})}`.",
              "", "## Evaluation (`training.evaluate`, through the serving predictor)", "",
              "| model | data | metrics | file |", "|---|---|---|---|", *evaluation_rows(args.evaluations)]
