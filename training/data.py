@@ -50,9 +50,35 @@ def load_klue_sts(path) -> pd.DataFrame:
                          "score": [float(r["labels"]["label"]) for r in records]})
 
 
+def load_klue_sts_csv(path) -> pd.DataFrame:
+    """KLUE-STS as CSV (sentence1, sentence2, label = the 0–5 real-label) → KorSTS columns."""
+    frame = pd.read_csv(path, dtype={"sentence1": str, "sentence2": str}, keep_default_na=False,
+                        encoding="utf-8")
+    return pd.DataFrame({"sentence1": frame["sentence1"], "sentence2": frame["sentence2"],
+                         "score": frame["label"].astype(float)})
+
+
 def load_pairs(path) -> pd.DataFrame:
-    """Any STS file by its extension: .json is KLUE-STS, otherwise KorSTS TSV."""
-    return load_klue_sts(path) if str(path).endswith(".json") else load_korsts(path)
+    """Any STS file by its extension: .json or .csv is KLUE-STS, otherwise KorSTS TSV."""
+    suffix = Path(path).suffix
+    if suffix == ".json":
+        return load_klue_sts(path)
+    return load_klue_sts_csv(path) if suffix == ".csv" else load_korsts(path)
+
+
+def split_klue_sts_train(frame: pd.DataFrame, seed=42):
+    """KLUE-STS train split 90:10 (random_state=42): KLUE-STS dev is not shared, so a fixed
+    tenth of train is held out for selection and reporting."""
+    train, held_out = train_test_split(frame, test_size=0.1, random_state=seed)
+    return train.reset_index(drop=True), held_out.reset_index(drop=True)
+
+
+def load_klue_nli(path) -> pd.DataFrame:
+    """KLUE-NLI v1.1 JSON → columns sentence1 (premise), sentence2 (hypothesis), label."""
+    records = json.loads(Path(path).read_text(encoding="utf-8"))
+    return pd.DataFrame({"sentence1": [r["premise"] for r in records],
+                         "sentence2": [r["hypothesis"] for r in records],
+                         "label": [r["gold_label"] for r in records]})
 
 
 def load_task_data(task, path) -> pd.DataFrame:
@@ -92,6 +118,16 @@ def labeled_train_texts(root):
     korsts = load_korsts(root / "korsts" / "sts-train.tsv")
     yield from korsts["sentence1"]
     yield from korsts["sentence2"]
+
+
+def pair_train_texts(root):
+    """The sentences of the newer pair sets' training parts: KLUE-STS and KLUE-NLI train, StyleKQC."""
+    root = Path(root)
+    for frame in (load_klue_sts_csv(root / "klue-sts" / "klue-sts-v1.1_train.csv"),
+                  load_klue_nli(root / "klue-nli" / "klue-nli-v1.1_train.json")):
+        yield from frame["sentence1"]
+        yield from frame["sentence2"]
+    yield from read_tsv(root / "extra" / "stylekqc" / "act-train.tsv")["sentence"]
 
 
 def extra_texts(root):
