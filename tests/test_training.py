@@ -15,8 +15,10 @@ from training.tokenizer import train_tokenizer
 
 POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
 NEGATIVE = ["시간 낭비", "너무 지루하다", "최악의 영화", "돈 아깝다", "다신 안 봄"]
-# The task configs add anchor and teacher pairs and distillation; tests opt in to them one by one.
-NO_EXTRA_PAIRS = ["--anchor_pairs", "0", "--teacher_pairs", "0", "--swap_pairs", "false"]
+# The task configs start from the imported e5 encoder, add KLUE-STS, anchor and teacher pairs and
+# distillation; tests start from random init and opt in to the rest one by one.
+NO_EXTRA_PAIRS = ["--anchor_pairs", "0", "--teacher_pairs", "0", "--swap_pairs", "false",
+                  "--klue_sts", "false", "--freeze_embeddings", "false", "--init", ""]
 TINY = ["--embedding_size", "16", "--hidden_size", "16", "--num_layers", "1", "--num_heads", "2",
         "--intermediate_size", "32", "--batch_size", "8", "--threads", "1", "--learning_rate", "2e-3"]
 

@@ -249,22 +249,31 @@ def training_texts(root, corpus_lines=0):
             yield clean(text)
 
 
+def plain_backend(tokenizer) -> Tokenizer:
+    """A copy of the tokenizer's backend with no padding or truncation left by earlier calls."""
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_padding()
+    backend.no_truncation()
+    return backend
+
+
 def piece_counts(tokenizer, texts, batch=4096) -> Counter:
     """How often each token id occurs in the tokenized texts."""
+    backend = plain_backend(tokenizer)
     counts = Counter()
     chunk = []
     for text in tqdm(texts, desc="counting pieces", unit=" texts", mininterval=10):
         chunk.append(text)
         if len(chunk) == batch:
-            counts.update(_ids(tokenizer, chunk))
+            counts.update(_ids(backend, chunk))
             chunk = []
-    counts.update(_ids(tokenizer, chunk))
+    counts.update(_ids(backend, chunk))
     return counts
 
 
-def _ids(tokenizer, texts):
+def _ids(backend, texts):
     """All content token ids of a batch of texts, flattened."""
-    encoded = tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    encoded = backend.encode_batch(texts, add_special_tokens=False)
     return [i for encoding in encoded for i in encoding.ids]
 
 
@@ -287,8 +296,8 @@ def held_out_texts(root):
 
 def changed_tokenizations(full, pruned, texts) -> int:
     """How many texts the pruned tokenizer cuts into other pieces than the full one."""
-    before = full.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
-    after = pruned.backend_tokenizer.encode_batch(texts, add_special_tokens=False)
+    before = plain_backend(full).encode_batch(texts, add_special_tokens=False)
+    after = plain_backend(pruned).encode_batch(texts, add_special_tokens=False)
     return sum(a.tokens != b.tokens for a, b in zip(before, after))
 
 
@@ -329,29 +338,37 @@ def build_model(checkpoint, rows) -> ElectraModel:
     return model.eval()
 
 
-def import_e5(args: ImportArgs) -> dict:
-    """Convert, optionally prune, save; returns a summary for the log and the README."""
-    checkpoint = read_checkpoint(args.source or default_source())
+def convert(checkpoint, texts=None, min_count=1):
+    """(ElectraModel, tokenizer, summary); with texts, the vocabulary is pruned to what they use."""
     pieces = checkpoint.pieces
     full = build_tokenizer(pieces, checkpoint.scores, checkpoint.normalization)
-    rows = list(range(len(pieces)))
-    summary = {"source": str(args.source or default_source()), "pieces": len(pieces)}
-    tokenizer = full
+    summary = {"pieces": len(pieces)}
+    if texts is None:
+        return build_model(checkpoint, list(range(len(pieces)))), full, summary
+    counts = piece_counts(full, texts)
+    rows = kept_ids(pieces, counts, min_count)
+    tokenizer = build_tokenizer([pieces[i] for i in rows], checkpoint.scores[rows],
+                                checkpoint.normalization)
+    summary.update(kept=len(rows), pieces_in_texts=len(counts), min_count=min_count)
+    return build_model(checkpoint, rows), tokenizer, summary
+
+
+def import_e5(args: ImportArgs) -> dict:
+    """Convert, optionally prune, save; returns a summary for the log and the README."""
+    source = args.source or default_source()
+    checkpoint = read_checkpoint(source)
+    root = data.data_dir(args.data_dir)
+    texts = training_texts(root, args.corpus_lines) if args.prune else None
+    model, tokenizer, summary = convert(checkpoint, texts, args.min_count)
     if args.prune:
-        root = data.data_dir(args.data_dir)
-        counts = piece_counts(full, training_texts(root, args.corpus_lines))
-        rows = kept_ids(pieces, counts, args.min_count)
-        tokenizer = build_tokenizer([pieces[i] for i in rows], checkpoint.scores[rows],
-                                    checkpoint.normalization)
+        full = build_tokenizer(checkpoint.pieces, checkpoint.scores, checkpoint.normalization)
         held_out = held_out_texts(root)
-        summary.update(kept=len(rows), pieces_in_texts=len(counts), min_count=args.min_count,
-                       held_out_texts=len(held_out),
+        summary.update(held_out_texts=len(held_out),
                        held_out_changed=changed_tokenizations(full, tokenizer, held_out))
-    model = build_model(checkpoint, rows)
     out = Path(args.out)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    summary["parameters"] = sum(p.numel() for p in model.parameters())
+    summary.update(source=str(source), parameters=sum(p.numel() for p in model.parameters()))
     (out / "import.json").write_text(json.dumps({**summary, "note": SOURCE_NOTE}, indent=2))
     return summary
 
