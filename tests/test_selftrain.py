@@ -1,4 +1,4 @@
-"""Self-training: soft-label loss, n-gram teacher, pseudo-labeling (no test text gets in), student, Accelerate."""
+"""Self-training: soft-label loss, n-gram teacher, pseudo-labeling (no test text gets in), student, DAPT, Accelerate."""
 import json
 import math
 import random
@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from transformers import ElectraConfig, ElectraModel
+from transformers import AutoTokenizer, ElectraConfig, ElectraModel
 
 from models import load_predictor
 from test_training import (NO_EXTRA_PAIRS, RANDOM_INIT, TINY, data_root, run_finetune,  # noqa: F401
                            tokenizer_dir)
-from training import baselines, data, finetune, ngram, pseudolabel, teacher
+from training import baselines, dapt, data, finetune, ngram, pseudolabel, teacher
 from training.dedup import exact_key, held_out_keys, loose_key
 from training.soft_labels import mixed_loss, read_pseudo_labels, soft_cross_entropy
 
@@ -128,6 +128,9 @@ def test_teacher_ensemble_is_the_mean_of_its_members(teacher_dir, ngram_model, d
     result = teacher.evaluate(teacher.TeacherArgs(teacher=str(teacher_dir), ngram=str(ngram_model),
                                                   data=str(data_root / "nsmc" / "ratings_test.txt"), device="cpu"))
     assert {name: m["n"] for name, m in result["metrics"].items()} == {"model": 41, "ngram": 41, "ensemble": 41}
+    on_dev = teacher.evaluate(teacher.TeacherArgs(teacher=str(teacher_dir), data="dev", data_dir=str(data_root),
+                                                  device="cpu"))
+    assert on_dev["metrics"]["ensemble"]["n"] == 41  # the dev fifth of 201 training rows
 
 
 def test_pseudolabel_command_never_lets_a_test_review_through(teacher_dir, ngram_model, data_root,
@@ -166,7 +169,6 @@ def test_pseudo_labels_file_cannot_bring_a_test_review_into_training(data_root, 
 @pytest.fixture(scope="module")
 def imported_encoder(tokenizer_dir, tmp_path_factory):
     """A tiny bare ELECTRA encoder directory, the shape training.import_e5 writes (no task head)."""
-    from transformers import AutoTokenizer
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=16, num_hidden_layers=1,
                            num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
@@ -227,3 +229,35 @@ def test_mixed_precision_is_bf16_on_a_gpu_and_none_on_a_cpu(data_root, tokenizer
     assert finetune.mixed_precision(args) == "bf16"
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
     assert finetune.mixed_precision(args) is None  # accelerate launch's choice wins
+
+
+def dapt_args(data_root, encoder, corpus, out, **overrides):
+    """A masked-LM run small enough for a test."""
+    values = dict(init=str(encoder), out=str(out), data_dir=str(data_root), corpus=str(corpus), seq_length=24,
+                  batch_size=2, max_steps=4, checkpoint_every=2, threads=1, warmup_ratio=0.0)
+    values.update(overrides)
+    return dapt.DaptArgs(**values)
+
+
+def test_dapt_reads_no_held_out_review_and_adapts_the_encoder(data_root, imported_encoder, planted_corpus,
+                                                              tokenizer_dir, tmp_path):
+    path, planted_test = planted_corpus
+    tokenizer = AutoTokenizer.from_pretrained(imported_encoder)
+    rows = dapt.packed_rows(dapt_args(data_root, imported_encoder, path, tmp_path), tokenizer)
+    read = tokenizer.decode(rows.flatten(), skip_special_tokens=True).replace(" ", "")
+    for text in planted_test:
+        assert exact_key(text).replace(" ", "") not in read
+    assert all(text.replace(" ", "") in read for text in NOVEL)
+    out = tmp_path / "dapt"
+    first = dapt.Adapter(dapt_args(data_root, imported_encoder, path, out, max_steps=2))
+    model = first.accelerator.unwrap_model(first.model)
+    assert model.generator_lm_head.weight is model.electra.embeddings.word_embeddings.weight
+    assert math.isfinite(first.loss(first.rows[:2]).item())
+    before = model.electra.encoder.layer[0].output.dense.weight.detach().clone()
+    assert first.run() == 2
+    resumed = dapt.Adapter(dapt_args(data_root, imported_encoder, path, out, resume=True))
+    assert resumed.run() == 4
+    after = ElectraModel.from_pretrained(out / "encoder").encoder.layer[0].output.dense.weight
+    assert not torch.equal(before, after)  # the encoder itself was trained, not only the new head
+    run_finetune("sentiment", data_root, tokenizer_dir, tmp_path / "ft", "--init", str(out / "encoder"))
+    assert load_predictor(tmp_path / "ft" / "best", "sentiment").config.hidden_size == 16

@@ -1,7 +1,7 @@
 """The self-training teacher: a fine-tuned model and the n-gram model, probabilities averaged.
 
     python -m training.teacher --teacher runs/sentiment-e5/best --ngram runs/ngram-teacher.joblib \
-        --data ../shared/data/nsmc/ratings_test.txt      # accuracy of each and of the ensemble
+        --data dev       # accuracy of each and of the ensemble on the NSMC dev split (or a file)
 """
 import json
 import time
@@ -13,6 +13,7 @@ from tqdm import tqdm
 from models import load_predictor
 from training import data, ngram
 from training.arguments import parse_with_config
+from training.dedup import nsmc_split
 from training.metrics import sentiment_metrics
 
 
@@ -61,17 +62,18 @@ class TeacherEnsemble:
 @dataclass
 class TeacherArgs:
     teacher: str = field(metadata={"help": "Fine-tuned sentiment model directory."})
-    data: str = field(metadata={"help": "Labeled NSMC-format file to score (dev or test)."})
+    data: str = field(metadata={"help": "`dev` (the NSMC train split's dev fifth) or a labeled NSMC-format file (test: once per candidate)."})
     ngram: str = field(default=None, metadata={"help": "N-gram model saved by training.ngram."})
     ngram_weight: float = field(default=0.5, metadata={"help": "Weight of the n-gram model (0.5: the mean)."})
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Texts per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N reviews (0 = all)."})
+    data_dir: str = field(default=None, metadata={"help": "Data root for `--data dev` (default $KOTEXT_DATA_DIR or ../shared/data)."})
 
 
 def evaluate(args: TeacherArgs) -> dict:
     """Accuracy of the model, the n-gram model and the ensemble on a labeled file."""
-    frame = data.load_nsmc(args.data)
+    frame = nsmc_split(args.data_dir)[1] if args.data == "dev" else data.load_nsmc(args.data)
     frame = frame.iloc[:args.limit] if args.limit else frame
     started = time.time()
     ensemble = TeacherEnsemble(args.teacher, args.ngram, args.ngram_weight, args.device, args.batch_size)
