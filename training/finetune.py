@@ -69,7 +69,7 @@ class FinetuneArgs:
     evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and best-model checks) per epoch."})
     checkpoint_every: int = field(default=500, metadata={"help": "Steps between resumable checkpoints."})
     resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint.pt if present."})
-    klue_sts: bool = field(default=False, metadata={"help": "Similarity: also train on KLUE-STS train less a fixed 10%, which is scored at each evaluation and shares checkpoint selection with KorSTS dev."})
+    klue_sts: bool = field(default=False, metadata={"help": "Similarity: also train on KLUE-STS train less a fixed tenth, which is scored at each evaluation and shares checkpoint selection with KorSTS dev."})
     freeze_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings as initialised (faster steps, no drift of rare pieces)."})
     swap_pairs: bool = field(default=False, metadata={"help": "Similarity: also train on every pair in swapped order."})
     anchor_pairs: int = field(default=0, metadata={"help": "Similarity: add this many identical (5.0) and random (0.0) pairs."})
