@@ -59,6 +59,8 @@ def collate(dataset, indices, pad_id, regression):
     label_type = torch.float if regression else torch.long
     labels = torch.tensor([dataset["labels"][i] for i in indices], dtype=label_type)
     batch = {"input_ids": ids, "token_type_ids": types, "attention_mask": mask, "labels": labels}
-    if "teacher" in dataset:  # soft labels for distillation
-        batch["teacher"] = torch.tensor([dataset["teacher"][i] for i in indices], dtype=torch.float)
+    # Soft labels (distillation, pseudo labels) and their per-row share and weight of the loss.
+    for key in ("teacher", "soft_share", "weight"):
+        if key in dataset:
+            batch[key] = torch.tensor([dataset[key][i] for i in indices], dtype=torch.float)
     return batch

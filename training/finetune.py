@@ -3,6 +3,13 @@
     python -m training.finetune --task sentiment            # uses training/configs/sentiment.json
     python -m training.finetune --task similarity --init runs/pretrain/discriminator
     python -m training.finetune --task sentiment --resume   # continue from the last checkpoint
+    python -m training.finetune --task sentiment --init runs/e5-small-ko \
+        --pseudo_labels runs/pseudo/round1.tsv --pseudo_weight 0.5   # a self-training student
+    accelerate launch -m training.finetune --task sentiment ...  # several GPUs, same arguments
+
+The loop runs through 🤗 Accelerate: bf16 autocast on a GPU that has it, one process per GPU under
+`accelerate launch` or `torchrun` (each takes its share of every epoch's batches; the main
+process evaluates, saves and prints), plain fp32 on a CPU.
 """
 import json
 import math
@@ -17,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 from transformers import (AutoTokenizer, ElectraConfig, ElectraForSequenceClassification,
                           get_linear_schedule_with_warmup)
@@ -27,6 +36,8 @@ from training import data
 from training.arguments import parse_with_config
 from training.batching import collate, encode_task, length_grouped_batches, sorted_batches
 from training.metrics import headline, sentiment_metrics, similarity_metrics
+from training.soft_labels import (add_pseudo_labels, mixed_loss, read_pseudo_labels,
+                                  soft_cross_entropy)
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 LABELS = {0: "negative", 1: "positive"}
@@ -58,13 +69,18 @@ class FinetuneArgs:
     evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and best-model checks) per epoch."})
     checkpoint_every: int = field(default=500, metadata={"help": "Steps between resumable checkpoints."})
     resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint.pt if present."})
-    klue_sts: bool = field(default=False, metadata={"help": "Similarity: also train on KLUE-STS train less a fixed 10%, which is scored at each evaluation and shares checkpoint selection with KorSTS dev."})
+    klue_sts: bool = field(default=False, metadata={"help": "Similarity: also train on KLUE-STS train less a fixed tenth, which is scored at each evaluation and shares checkpoint selection with KorSTS dev."})
     freeze_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings as initialised (faster steps, no drift of rare pieces)."})
     swap_pairs: bool = field(default=False, metadata={"help": "Similarity: also train on every pair in swapped order."})
     anchor_pairs: int = field(default=0, metadata={"help": "Similarity: add this many identical (5.0) and random (0.0) pairs."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
     teacher_folds: int = field(default=5, metadata={"help": "Sentiment distillation: folds for the teacher's out-of-fold probabilities."})
+    distill_teacher: str = field(default="char", metadata={"help": "Sentiment distillation teacher: char (char n-gram TF-IDF + LR) or word_char (word and char n-grams, training.baselines.ngram_classifier)."})
+    pseudo_labels: str = field(default=None, metadata={"help": "Sentiment: TSV from training.pseudolabel; its reviews train on the teacher's soft labels beside the gold ones."})
+    pseudo_weight: float = field(default=1.0, metadata={"help": "What one pseudo-labeled review counts in the loss, against 1 for a gold review."})
+    max_pseudo_examples: int = field(default=0, metadata={"help": "Use only the first (most confident) N pseudo-labeled reviews (0 = all)."})
+    mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU that supports it, else none; `accelerate launch --mixed_precision` wins), no, bf16 or fp16."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
@@ -79,6 +95,14 @@ class FinetuneArgs:
             raise ValueError("--distill_weight must be between 0 and 1")
         if self.distill_weight and self.task != "sentiment":
             raise ValueError("--distill_weight applies to the sentiment task only")
+        if self.distill_teacher not in ("char", "word_char"):
+            raise ValueError("--distill_teacher must be char or word_char")
+        if self.pseudo_labels and self.task != "sentiment":
+            raise ValueError("--pseudo_labels applies to the sentiment task only")
+        if self.pseudo_weight < 0:
+            raise ValueError("--pseudo_weight must not be negative")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError("--mixed_precision must be auto, no, bf16 or fp16")
         if not self.init and self.tokenizer.startswith("runs/") and not Path(self.tokenizer).exists():
             raise ValueError(f"no tokenizer at {self.tokenizer}: train it first with "
                              f"`python -m training.tokenizer --out {self.tokenizer}`")
@@ -253,30 +277,46 @@ def save_model(model, tokenizer, args, directory, metrics):
 
 
 def teacher_probabilities(train, args):
-    """Out-of-fold TF-IDF + logistic regression probabilities for each training review."""
-    from training.baselines import out_of_fold_probabilities  # scikit-learn only when distilling
+    """Out-of-fold n-gram + logistic regression probabilities for each training review."""
+    from training import baselines  # scikit-learn only when distilling
     started = time.time()
     texts = [clean_if(text, args.clean) for text in train["text"]]
-    probabilities = out_of_fold_probabilities(texts, train["label"], args.teacher_folds, args.seed)
+    classifier = baselines.ngram_classifier() if args.distill_teacher == "word_char" else None
+    probabilities = baselines.out_of_fold_probabilities(texts, train["label"], args.teacher_folds,
+                                                        args.seed, classifier)
     agreement = float((probabilities.argmax(1) == train["label"].to_numpy()).mean())
-    print(f"teacher: out-of-fold accuracy {agreement:.4f} on {len(texts)} training reviews "
-          f"({time.time() - started:.0f} s)", flush=True)
+    print(f"teacher ({args.distill_teacher}): out-of-fold accuracy {agreement:.4f} on {len(texts)} "
+          f"training reviews ({time.time() - started:.0f} s)", flush=True)
     return probabilities.tolist()
 
 
-def soft_cross_entropy(logits, target_probabilities):
-    """Cross-entropy against a distribution (the teacher's), averaged over the batch."""
-    return -(target_probabilities * torch.log_softmax(logits, dim=-1)).sum(-1).mean()
+def mixed_precision(args) -> str:
+    """The Accelerator's precision: --mixed_precision, where auto means bf16 on a capable GPU.
+
+    None lets `accelerate launch --mixed_precision X` (ACCELERATE_MIXED_PRECISION) decide.
+    """
+    if args.mixed_precision != "auto":
+        return args.mixed_precision
+    if os.environ.get("ACCELERATE_MIXED_PRECISION"):
+        return None
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
 class Trainer:
-    """The loop: length-grouped batches, AdamW + warmup/decay, evals, checkpoints, resume."""
+    """The loop: length-grouped batches, AdamW + warmup/decay, evals, checkpoints, resume.
+
+    Accelerate owns devices, precision and processes: the model, optimizer and scheduler are
+    prepared once, each epoch's batches through a prepared DataLoader that hands each process
+    its share. `self.step` counts optimizer steps of one process (the same on every process).
+    """
 
     def __init__(self, args: FinetuneArgs):
         self.args = args
         self.out = Path(args.out)
+        self.accelerator = Accelerator(mixed_precision=mixed_precision(args))
+        self.main = self.accelerator.is_main_process
+        self.device = self.accelerator.device
         seed_everything(args.seed)  # the same run gives the same model, whoever calls it
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         source = args.init or args.tokenizer
         self.tokenizer = AutoTokenizer.from_pretrained(source)
         self.pad_id = self.tokenizer.pad_token_id
@@ -287,19 +327,44 @@ class Trainer:
                            for name, frame in extra_dev_sets(args).items()}
         if args.distill_weight:
             self.train["teacher"] = teacher_probabilities(train, args)
+        if args.pseudo_labels:
+            self.add_pseudo_labels()
         self.lengths = [len(ids) for ids in self.train["input_ids"]]
-        self.model = build_model(args, len(self.tokenizer)).to(self.device)
+        model = build_model(args, len(self.tokenizer))
         if args.freeze_embeddings:
-            self.model.get_input_embeddings().weight.requires_grad_(False)
-        self.steps_per_epoch = math.ceil(len(self.lengths) / args.batch_size)
-        total = self.steps_per_epoch * args.epochs
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate,
-                                           weight_decay=args.weight_decay)
-        self.scheduler = get_linear_schedule_with_warmup(
-            self.optimizer, int(total * args.warmup_ratio), total)
+            model.get_input_embeddings().weight.requires_grad_(False)
+        processes = self.accelerator.num_processes
+        # Every process takes one of each `processes` batches (the last round padded by repeats).
+        self.steps_per_epoch = math.ceil(math.ceil(len(self.lengths) / args.batch_size) / processes)
+        # The prepared scheduler advances once per process at every step.
+        total = self.steps_per_epoch * processes * args.epochs
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(trainable, lr=args.learning_rate, weight_decay=args.weight_decay)
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(total * args.warmup_ratio), total)
+        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.step, self.best, self.history = 0, -math.inf, []
         self.elapsed, self.started = 0.0, time.time()  # training seconds, summed over resumes
+
+    def add_pseudo_labels(self):
+        """Append the pseudo-labeled reviews, with the teacher's soft labels, to the training set."""
+        frame = read_pseudo_labels(self.args.pseudo_labels, self.args.max_pseudo_examples,
+                                   self.args.data_dir)
+        encoded = encode_task(self.tokenizer, frame, "sentiment", self.args.max_length, self.args.clean)
+        gold = len(self.train["labels"])
+        add_pseudo_labels(self.train, encoded, frame["positive"].tolist(), self.args.distill_weight,
+                          self.args.pseudo_weight)
+        self.print(f"training on {gold} gold and {len(frame)} pseudo-labeled reviews "
+                   f"(weight {self.args.pseudo_weight})")
+
+    def print(self, message):
+        """Print from the main process only."""
+        if self.main:
+            print(message, flush=True)
+
+    @property
+    def unwrapped(self):
+        """The bare model (no DDP or precision wrapper): what is evaluated and saved."""
+        return self.accelerator.unwrap_model(self.model)
 
     def seconds(self) -> float:
         """Training wall time so far, including earlier runs this one resumed."""
@@ -309,56 +374,73 @@ class Trainer:
         return self.out / "checkpoint.pt"
 
     def save_checkpoint(self):
-        """Everything needed to continue exactly where we are."""
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "step": self.step, "best": self.best,
-                 "history": self.history, "torch_rng": torch.get_rng_state(),
-                 "elapsed": self.seconds()}
-        tmp = self.checkpoint_path().with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path())  # atomic: a kill mid-save keeps the old one
+        """Everything needed to continue exactly where we are (written by the main process)."""
+        if self.main:
+            state = {"model": self.unwrapped.state_dict(), "optimizer": self.optimizer.state_dict(),
+                     "scheduler": self.scheduler.state_dict(), "step": self.step, "best": self.best,
+                     "history": self.history, "torch_rng": torch.get_rng_state(),
+                     "elapsed": self.seconds()}
+            tmp = self.checkpoint_path().with_suffix(".tmp")
+            torch.save(state, tmp)
+            os.replace(tmp, self.checkpoint_path())  # atomic: a kill mid-save keeps the old one
+        self.accelerator.wait_for_everyone()
 
     def load_checkpoint(self):
-        """Restore a checkpoint written by save_checkpoint."""
-        state = torch.load(self.checkpoint_path(), map_location=self.device, weights_only=False)
-        self.model.load_state_dict(state["model"])
+        """Restore a checkpoint written by save_checkpoint (every process reads the same file)."""
+        # Loaded to the CPU: the RNG state must stay there, and load_state_dict copies the
+        # tensors to wherever the model and optimizer live.
+        state = torch.load(self.checkpoint_path(), map_location="cpu", weights_only=False)
+        self.unwrapped.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.step, self.best, self.history = state["step"], state["best"], state["history"]
         self.elapsed, self.started = state.get("elapsed", 0.0), time.time()
         torch.set_rng_state(state["torch_rng"])
-        print(f"resumed at step {self.step}", flush=True)
+        self.print(f"resumed at step {self.step}")
 
     def evaluate(self, epoch_progress):
-        """Dev evaluation; the best model so far is saved to <out>/best."""
-        metrics = dev_metrics(self.model, self.dev, self.args, self.device, self.pad_id)
+        """Dev evaluation on the main process; the best model so far is saved to <out>/best."""
+        if self.main:
+            with self.accelerator.autocast():
+                self.evaluate_and_save(epoch_progress)
+        self.accelerator.wait_for_everyone()
+
+    def evaluate_and_save(self, epoch_progress):
+        """Score every dev set, record the metrics, save the model when the selection score improves."""
+        model = self.unwrapped
+        metrics = dev_metrics(model, self.dev, self.args, self.device, self.pad_id)
         scores = [headline(self.args.task, metrics)]
         for name, dataset in self.extra_devs.items():
-            metrics[name] = dev_metrics(self.model, dataset, self.args, self.device, self.pad_id)
+            metrics[name] = dev_metrics(model, dataset, self.args, self.device, self.pad_id)
             scores.append(headline(self.args.task, metrics[name]))
         # Selection weighs every dev set alike, so no one set's noise picks the checkpoint.
         selection = sum(scores) / len(scores)
         metrics.update(selection=selection, step=self.step, epoch=round(epoch_progress, 3),
-                       train_seconds=round(self.seconds()), device=str(self.device))
+                       train_seconds=round(self.seconds()), device=str(self.device),
+                       processes=self.accelerator.num_processes,
+                       mixed_precision=self.accelerator.mixed_precision)
         self.history.append(metrics)
         print(json.dumps(metrics), flush=True)
         first = not (self.out / "best").exists()
         if selection > self.best or first:
             self.best = selection
-            save_model(self.model, self.tokenizer, self.args, self.out / "best", metrics)
+            save_model(model, self.tokenizer, self.args, self.out / "best", metrics)
 
     def train_step(self, batch) -> float:
         """One optimisation step; returns the loss."""
         batch = {k: v.to(self.device) for k, v in batch.items()}
         teacher = batch.pop("teacher", None)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            output = self.model(**batch)
-        loss = output.loss
-        if teacher is not None:
-            weight = self.args.distill_weight
-            loss = (1 - weight) * loss + weight * soft_cross_entropy(output.logits.float(), teacher)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        soft_share, weight = batch.pop("soft_share", None), batch.pop("weight", None)
+        if teacher is None:
+            loss = self.model(**batch).loss
+        else:
+            labels = batch.pop("labels")
+            logits = self.model(**batch).logits.float()
+            if soft_share is None:  # plain distillation: every row alike
+                soft_share = torch.full_like(labels, self.args.distill_weight, dtype=torch.float)
+            loss = mixed_loss(logits, labels, teacher, soft_share, weight)
+        self.accelerator.backward(loss)
+        self.accelerator.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -366,36 +448,48 @@ class Trainer:
 
     def run(self):
         """Train all epochs, resuming mid-epoch when a checkpoint says so."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
         if self.args.resume and self.checkpoint_path().exists():
             self.load_checkpoint()
-        else:
+        elif self.main:
             shutil.rmtree(self.out / "best", ignore_errors=True)  # a fresh run starts a fresh best
+        self.accelerator.wait_for_everyone()
         self.model.train()
         eval_every = max(1, self.steps_per_epoch // self.args.evals_per_epoch)
         for epoch in range(self.step // self.steps_per_epoch, self.args.epochs):
-            # The batch order depends only on seed and epoch, so a resumed run skips what it did.
-            batches = length_grouped_batches(self.lengths, self.args.batch_size, self.args.seed + epoch)
             done = self.step - epoch * self.steps_per_epoch
-            self.run_epoch(epoch, batches, done, eval_every)
+            self.run_epoch(epoch, self.epoch_loader(epoch), done, eval_every)
         self.save_checkpoint()
         return self.best
 
-    def run_epoch(self, epoch, batches, done, eval_every):
+    def epoch_loader(self, epoch):
+        """This process's batches of one epoch, collated and placed on its device.
+
+        The batch order depends only on seed and epoch, so a resumed run skips what it did.
+        """
+        batches = length_grouped_batches(self.lengths, self.args.batch_size, self.args.seed + epoch)
+        loader = DataLoader(range(len(self.lengths)), batch_sampler=batches,
+                            collate_fn=lambda indices: collate(self.train, indices, self.pad_id,
+                                                               self.args.regression))
+        return self.accelerator.prepare_data_loader(loader)
+
+    def run_epoch(self, epoch, loader, done, eval_every):
         """The remaining steps of one epoch, with a progress bar of loss and throughput."""
-        bar = tqdm(batches[done:], desc=f"epoch {epoch + 1}/{self.args.epochs}", mininterval=10,
-                   initial=done, total=len(batches))
+        bar = tqdm(self.accelerator.skip_first_batches(loader, done), mininterval=10,
+                   desc=f"epoch {epoch + 1}/{self.args.epochs}", initial=done, total=len(loader),
+                   disable=not self.main)
         started, seen, smoothed = time.time(), 0, None
-        for indices in bar:
-            loss = self.train_step(collate(self.train, indices, self.pad_id, self.args.regression))
+        for batch in bar:
+            seen += len(batch["labels"])
+            loss = self.train_step(batch)
             self.step += 1
-            seen += len(indices)
             smoothed = loss if smoothed is None else 0.98 * smoothed + 0.02 * loss
             bar.set_postfix(loss=f"{smoothed:.4f}", ex_per_s=f"{seen / (time.time() - started):.0f}",
                             refresh=False)
             in_epoch = self.step - epoch * self.steps_per_epoch
-            if in_epoch % eval_every == 0 or in_epoch == len(batches):
-                self.evaluate(epoch + in_epoch / len(batches))
+            if in_epoch % eval_every == 0 or in_epoch == len(loader):
+                self.evaluate(epoch + in_epoch / len(loader))
             if self.step % self.args.checkpoint_every == 0:
                 self.save_checkpoint()
 
@@ -404,8 +498,11 @@ def main(argv=None):
     """Parse arguments, train, report the best dev score."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads or os.cpu_count())
-    best = Trainer(args).run()
-    print(f"best dev selection score ({'mean Spearman' if args.regression else 'accuracy'}): {best:.4f} → {args.out}/best")
+    trainer = Trainer(args)
+    best = trainer.run()
+    trainer.print(f"best dev selection score ({'mean Spearman' if args.regression else 'accuracy'}): "
+                  f"{best:.4f} → {args.out}/best")
+    trainer.accelerator.end_training()
 
 
 if __name__ == "__main__":

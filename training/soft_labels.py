@@ -1,0 +1,55 @@
+"""Soft labels in training: the loss that mixes gold and teacher labels, and pseudo-labeled reviews.
+
+Each training row may carry `teacher` (a class distribution), `soft_share` (how much of its loss is
+the soft cross-entropy against it rather than the cross-entropy with its gold label) and `weight`
+(what the row counts in the batch mean). Gold reviews: soft_share = --distill_weight, weight 1.
+Pseudo-labeled reviews: soft_share 1 (they have no gold label), weight = --pseudo_weight.
+"""
+import torch
+import torch.nn.functional as F
+
+from training import data
+from training.dedup import held_out_keys, loose_key
+
+
+def soft_cross_entropy(logits, target_probabilities, reduction="mean"):
+    """Cross-entropy against a distribution (the teacher's): averaged over the batch, or per row."""
+    rows = -(target_probabilities * torch.log_softmax(logits, dim=-1)).sum(-1)
+    return rows.mean() if reduction == "mean" else rows
+
+
+def mixed_loss(logits, labels, teacher, soft_share, weight=None):
+    """mean over rows of weight · ((1 - soft_share) · CE(gold) + soft_share · CE(teacher))."""
+    hard = F.cross_entropy(logits, labels, reduction="none")
+    soft = soft_cross_entropy(logits, teacher, reduction="none")
+    rows = (1 - soft_share) * hard + soft_share * soft
+    return (rows * weight).mean() if weight is not None else rows.mean()
+
+
+def read_pseudo_labels(path, limit=0, root=None):
+    """training.pseudolabel's TSV (text, positive), its first `limit` rows (the most confident).
+
+    Rows equal to a held-out review (NSMC test or dev, loose key) are dropped again here, with
+    a message, so a file made some other way cannot bring one into training either.
+    """
+    frame = data.read_tsv(path)
+    frame = frame.iloc[:limit] if limit else frame
+    held_out = set().union(*held_out_keys(root).values())
+    leaked = frame["text"].map(loose_key).isin(held_out)
+    if leaked.any():
+        print(f"pseudo labels: dropped {int(leaked.sum())} rows equal to NSMC test/dev reviews", flush=True)
+    frame = frame[~leaked]
+    positive = frame["positive"].astype(float)
+    return frame.assign(positive=positive, label=(positive >= 0.5).astype(int)).reset_index(drop=True)
+
+
+def add_pseudo_labels(dataset, encoded, positive, distill_weight, pseudo_weight):
+    """Append encoded pseudo-labeled rows to a gold dataset, with per-row soft labels and weights."""
+    gold = len(dataset["labels"])
+    teacher = dataset.get("teacher") or [[1.0 - label, float(label)] for label in dataset["labels"]]
+    for key in ("input_ids", "token_type_ids", "labels"):
+        dataset[key] = list(dataset[key]) + list(encoded[key])
+    dataset["teacher"] = list(teacher) + [[1.0 - p, p] for p in positive]
+    dataset["soft_share"] = [distill_weight] * gold + [1.0] * len(positive)
+    dataset["weight"] = [1.0] * gold + [pseudo_weight] * len(positive)
+    return dataset
