@@ -4,7 +4,7 @@ import pytest
 # Every error code the API documents (README.md, "Errors"), by HTTP status.
 ERROR_CODES = {
     400: {"invalid_json", "invalid_type", "missing_field", "unknown_field", "conflicting_fields",
-          "empty_text", "empty_after_cleaning", "invalid_text", "empty_batch"},
+          "empty_text", "empty_after_cleaning", "invalid_text", "empty_batch", "explain_disabled"},
     404: {"not_found"},
     405: {"method_not_allowed"},
     413: {"text_too_long", "too_many_items", "payload_too_large"},
