@@ -146,6 +146,14 @@ def strength(change) -> str:
     return f"word {'pos' if change > 0 else 'neg'}{level}"
 
 
+@bp.app_template_filter("pushed")
+def pushed(words, sign) -> list:
+    """The (at most) three words that moved the positive probability most towards sign (±1)."""
+    moved = [item for item in words if item["contribution"] is not None
+             and item["contribution"] * sign >= HIGHLIGHT_STEPS[0]]
+    return sorted(moved, key=lambda item: -item["contribution"] * sign)[:3]
+
+
 @bp.app_template_filter("gwa")
 def gwa(word) -> str:
     """The particle 'and' for word: 과 after a final consonant, 와 after a vowel (과 if unsure)."""

@@ -9,7 +9,7 @@ import pytest
 
 from batching import Overloaded
 from main import create_app
-from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa
+from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa, pushed, strength
 
 TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 
@@ -329,3 +329,25 @@ def test_card_html_is_shown_as_text(tiny_config, tiny_models, tmp_path):
     assert "&lt;iframe" in main and "<table>" in main  # the table itself is Markdown: rendered
     assert "tracker" in main  # an image from elsewhere: its alt text only
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+@pytest.mark.parametrize("change, classes", [
+    (None, "word"), (0.0, "word"), (0.009, "word"), (-0.009, "word"), (0.01, "word pos1"),
+    (-0.07, "word neg2"), (0.15, "word pos3"), (-0.9, "word neg3"),
+])
+def test_highlight_strength(change, classes):
+    assert strength(change) == classes
+
+
+def test_pushed_words_are_the_strongest_three_each_way():
+    words = [{"word": str(i), "contribution": value}
+             for i, value in enumerate([0.2, -0.3, 0.005, 0.05, 0.1, 0.02, -0.01, None])]
+    assert [item["word"] for item in pushed(words, 1)] == ["0", "4", "3"]
+    assert [item["word"] for item in pushed(words, -1)] == ["1", "6"]
+
+
+def test_long_text_says_only_the_first_words_were_explained(client):
+    text = " ".join(["좋다", "싫다"] * 20)
+    page = page_text(post_form(client, "/sentiment", {"text": text, "explain": "1"}))
+    assert "앞의 30개 단어만 계산했습니다" in page
+    assert page.count('title="') == 30  # a tooltip for each explained word only
