@@ -22,7 +22,8 @@ HTTP_ERRORS = {
 BUSY_MESSAGE = "지금은 요청이 너무 많아 처리하지 못했습니다. 잠시 후 다시 시도하세요."
 BUSY_MESSAGES = {"timeout": "처리 시간이 초과되었습니다. 잠시 후 다시 시도하세요."}
 RETRY_AFTER_S = "1"  # a batch takes well under a second: the queue has moved on by then
-FIELDS = {"sentiment": ("text", "texts", "explain"), "similarity": ("sentence1", "sentence2", "pairs")}
+FIELDS = {"sentiment": ("text", "texts", "explain"),
+          "similarity": ("sentence1", "sentence2", "pairs")}
 
 
 @bp.post(f"{PREFIX}/sentiment")

@@ -250,8 +250,8 @@ def test_explain_gives_each_words_contribution(tiny_config, monkeypatch):
     passes = count_forward_passes(client, monkeypatch)
     answer = post_json(client, SENTIMENT, {"text": "이 영화 정말 재밌다! 😀", "explain": True}).json
     assert passes == [5]  # the text and its four leave-one-out variants, in one forward pass
-    explanation = answer.pop("explanation")
-    assert_sentiment_result(answer, "sentiment-tiny")
+    assert_sentiment_result(answer, "sentiment-tiny")  # with its explanation
+    explanation = answer["explanation"]
     words = [item["word"] for item in explanation["words"]]
     assert words == ["이", "영화", "정말", "재밌다!"] and explanation["max_words"] == 30
     variants = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
