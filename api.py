@@ -1,10 +1,12 @@
 """JSON API under /api/v1, and the health probes /healthz and /readyz."""
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, request, url_for
 from werkzeug.exceptions import BadRequest, HTTPException
 
 import batching
 import models
-from serving import InputError, check_pair, check_text, get_predictor, get_registry, predict
+import model_info
+from serving import (InputError, check_pair, check_text, get_predictor, get_registry, predict,
+                     predict_explained)
 
 bp = Blueprint("api", __name__)
 PREFIX = "/api/v1"
@@ -20,7 +22,8 @@ HTTP_ERRORS = {
 BUSY_MESSAGE = "지금은 요청이 너무 많아 처리하지 못했습니다. 잠시 후 다시 시도하세요."
 BUSY_MESSAGES = {"timeout": "처리 시간이 초과되었습니다. 잠시 후 다시 시도하세요."}
 RETRY_AFTER_S = "1"  # a batch takes well under a second: the queue has moved on by then
-FIELDS = {"sentiment": ("text", "texts"), "similarity": ("sentence1", "sentence2", "pairs")}
+FIELDS = {"sentiment": ("text", "texts", "explain"),
+          "similarity": ("sentence1", "sentence2", "pairs")}
 
 
 @bp.post(f"{PREFIX}/sentiment")
@@ -28,13 +31,14 @@ def sentiment():
     """Classify {"text": ...} or a batch {"texts": [...]} as positive or negative."""
     body = json_object(FIELDS["sentiment"])
     predictor = get_predictor(models.SENTIMENT)
+    explain = explain_requested(body)
     if "texts" in body:
-        reject_mixed(body, ("text",), "texts")
+        reject_mixed(body, ("text", "explain") if explain else ("text",), "texts")
         texts = batch_items(body, "texts")
         checked = [check_text(text, predictor, f"texts[{i}]") for i, text in enumerate(texts)]
         return {"results": predict(predictor, checked), "model": predictor.name}
     text = check_text(required(body, "text", "'text' 또는 'texts'"), predictor, "text")
-    return predict(predictor, [text])[0]
+    return predict_explained(predictor, text) if explain else predict(predictor, [text])[0]
 
 
 @bp.post(f"{PREFIX}/similarity")
@@ -51,6 +55,17 @@ def similarity():
     needed = "'sentence1'과 'sentence2', 또는 'pairs'"
     pair = (required(body, "sentence1", needed), required(body, "sentence2", needed))
     return predict(predictor, [check_pair(pair, predictor, "sentence1", "sentence2")])[0]
+
+
+@bp.get(f"{PREFIX}/models/<task>")
+def model(task):
+    """What the model serving task is: name, architecture, device, data, metrics, plots, card."""
+    if task not in models.TASKS:
+        return error_response(404, "not_found", "없는 작업입니다. sentiment 또는 similarity를 쓰세요.")
+    info = model_info.describe(get_predictor(task))
+    plots = [{**plot, "url": url_for("pages.model_plot", task=task, name=plot["file"],
+                                     _external=False)} for plot in info["plots"]]
+    return {**info, "plots": plots}
 
 
 @bp.get("/healthz")
@@ -97,6 +112,16 @@ def required(body, field, needed):
     if field not in body:
         raise InputError("missing_field", f"{needed} 필드가 필요합니다.")
     return body[field]
+
+
+def explain_requested(body) -> bool:
+    """The optional "explain" flag: a JSON boolean, refused when EXPLAIN is off on this server."""
+    explain = body.get("explain", False)
+    if not isinstance(explain, bool):
+        raise InputError("invalid_type", "explain: true 또는 false여야 합니다.")
+    if explain and not current_app.config["EXPLAIN"]:
+        raise InputError("explain_disabled", "이 서버에서는 단어별 설명(explain)이 꺼져 있습니다.")
+    return explain
 
 
 def reject_mixed(body, singles, batch) -> None:

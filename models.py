@@ -6,6 +6,7 @@ and postprocess (logits → dicts). `BatchedPredictor` puts a `batching.MicroBat
 encode and forward, so concurrent requests share forward passes.
 """
 import functools
+import itertools
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import CONFIG_NAME, cached_file
 
 import batching
 from preprocessing import clean_if
@@ -27,6 +29,11 @@ TASKS = (SENTIMENT, SIMILARITY)
 DEFAULT_MAX_LENGTH = 128
 SERVING_FILE = "serving.json"  # optional metadata in a model directory: name, task, clean
 LABELS_KO = {"negative": "부정", "positive": "긍정"}
+CONTRACT_LABELS = ("negative", "positive")
+# Sentiment label names published models use, each (negative, positive), lower-cased. "0"/"1"
+# and LABEL_0/LABEL_1 follow NSMC, where 1 is positive (as in daekeun-ml/koelectra-small-v3-nsmc).
+LABEL_SCHEMES = (("0", "1"), ("label_0", "label_1"), ("negative", "positive"), ("neg", "pos"),
+                 ("부정", "긍정"))
 SIMILAR_THRESHOLD = 3.0  # KLUE-STS binarises its 0–5 scores at 3.0
 # What one more forward pass costs, in padded tokens, when a batch is split by length. On a CPU
 # a pass over one short review (~20 ms for ELECTRA-small) is mostly fixed cost, about 64 tokens
@@ -56,6 +63,16 @@ def read_serving_info(location) -> dict:
     return {}
 
 
+def local_directory(location):
+    """The directory a model's files are in: the location itself, or a hub id's cached snapshot."""
+    if os.path.isdir(location):
+        return Path(location)
+    try:
+        return Path(cached_file(location, CONFIG_NAME)).parent
+    except OSError:  # not in the cache and no hub: the model page then has no card or plots
+        return None
+
+
 def task_of(config) -> str:
     """Which task a sequence-classification config is for: one regression output is similarity."""
     if config.problem_type == "regression" or config.num_labels == 1:
@@ -63,12 +80,23 @@ def task_of(config) -> str:
     return SENTIMENT
 
 
-def sentiment_label_names(config) -> list:
-    """Label names by class index, mapping generic LABEL_0/LABEL_1 to NSMC's negative/positive."""
-    names = [str(config.id2label[i]).lower() for i in range(config.num_labels)]
-    if config.num_labels == 2 and names == ["label_0", "label_1"]:
-        return ["negative", "positive"]
-    return names
+def sentiment_label_names(config, configured=None) -> list:
+    """The contract's names (negative/positive) by class index, from config.id2label or configured."""
+    if isinstance(configured, str):  # FLASK_SENTIMENT_LABELS=positive,negative
+        configured = configured.split(",")
+    elif configured is not None and not isinstance(configured, (list, tuple)):
+        configured = [configured]  # a number or an object: refused below, as it was given
+    names = configured if configured is not None else [config.id2label[i]
+                                                       for i in range(config.num_labels)]
+    names = [str(name).strip().lower() for name in names]
+    for scheme in LABEL_SCHEMES:
+        if len(names) == 2 and set(names) == set(scheme):
+            return [CONTRACT_LABELS[scheme.index(name)] for name in names]
+    source = "SENTIMENT_LABELS" if configured is not None else "its config.id2label"
+    raise ModelLoadError(
+        f"cannot tell negative from positive in {source} {names}: known label schemes are "
+        f"{', '.join('/'.join(scheme) for scheme in LABEL_SCHEMES)} (any case); set "
+        "FLASK_SENTIMENT_LABELS to the names by class index, e.g. '[\"positive\", \"negative\"]'")
 
 
 def quantize_linear_layers(model):
@@ -123,6 +151,8 @@ class Predictor:
         model, loading = AutoModelForSequenceClassification.from_pretrained(
             self.location, output_loading_info=True)
         check_complete(model, loading, self.tokenizer)
+        self.parameter_count = model.num_parameters()  # before int8 packs the Linear weights away
+        self.directory = local_directory(self.location)
         # fp16 halves GPU memory and speeds up inference; CPUs run fp32 (fp16 there is slow).
         dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         model = model.to(device=self.device, dtype=dtype).eval()
@@ -212,9 +242,9 @@ class SentimentPredictor(Predictor):
     task = SENTIMENT
     warm_up_input = "안녕하세요"
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, labels=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.labels = sentiment_label_names(self.config)
+        self.labels = sentiment_label_names(self.config, labels)
 
     def encode(self, texts) -> list:
         """Each text cleaned and tokenized."""
@@ -251,6 +281,21 @@ class SimilarityPredictor(Predictor):
         return {"score": score, "percent": percent, "similar": score >= SIMILAR_THRESHOLD,
                 "message": f"유사도는 {percent}% 입니다",
                 "cleaned": encoded.cleaned, "truncated": encoded.truncated}
+
+
+def leave_one_out(cleaned, max_words) -> tuple:
+    """The words of a cleaned text, and the text without each of its first max_words words."""
+    words = cleaned.split()
+    variants = [" ".join(words[:i] + words[i + 1:]) for i in range(min(len(words), max_words))]
+    return words, variants
+
+
+def word_contributions(words, full, without) -> list:
+    """Per word, the positive probability with it minus without it (None past the cap)."""
+    base = full["probabilities"]["positive"]
+    changes = [base - result["probabilities"]["positive"] for result in without]
+    return [{"word": word, "contribution": change}
+            for word, change in itertools.zip_longest(words, changes)]
 
 
 class BatchedPredictor:
@@ -303,6 +348,8 @@ def load_predictor(location, task=None, **options) -> Predictor:
     if found == SENTIMENT and config.num_labels != 2:
         raise ModelLoadError(f"model at {location!r} has {config.num_labels} labels; "
                              "a sentiment model has 2 (negative, positive)")
+    if found == SENTIMENT:  # refused here, before the weights load, with the reason as it is
+        sentiment_label_names(config, options.get("labels"))
     try:
         return PREDICTORS[found](location, **options)
     except Exception as error:  # noqa: BLE001 - libraries raise their own types (SafetensorError…)
@@ -316,9 +363,10 @@ class PredictorRegistry:
     receive the task first), each predictor gets a batcher thread of its own.
     """
 
-    def __init__(self, locations: dict, batcher_options=None, **options):
+    def __init__(self, locations: dict, batcher_options=None, task_options=None, **options):
         self.locations = dict(locations)
         self.batcher_options = batcher_options
+        self.task_options = task_options or {}  # e.g. {"sentiment": {"labels": [...]}}
         self.options = options
         self._predictors = {}
         self._lock = threading.Lock()
@@ -337,7 +385,8 @@ class PredictorRegistry:
     def _load(self, task):
         """Load, warm up, and put a batcher in front when configured."""
         location = self.locations[task]
-        predictor = load_predictor(location, task, **self.options)
+        predictor = load_predictor(location, task, **self.options,
+                                   **self.task_options.get(task, {}))
         try:
             predictor.warm_up()
         except Exception as error:  # noqa: BLE001 - CUDA out of memory, ids past the embeddings…

@@ -1,11 +1,14 @@
-"""HTML pages (Korean UI): the home page and the sentiment and similarity forms."""
-from flask import Blueprint, current_app, render_template, request
+"""HTML pages (Korean UI): the home page, the sentiment and similarity forms, the model pages."""
+from flask import Blueprint, abort, current_app, render_template, request, send_file, url_for
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 import batching
+import model_info
 import models
-from serving import InputError, check_pair, check_text, get_predictor, get_registry, predict
+from serving import (InputError, check_pair, check_text, get_predictor, get_registry, predict,
+                     predict_explained)
 
 bp = Blueprint("pages", __name__)
 
@@ -24,6 +27,9 @@ HTTP_ERRORS = {
     413: "보낸 내용이 너무 큽니다. 문장을 줄여 다시 시도해 주세요.",
     500: "서버 내부 오류입니다. 잠시 후 다시 시도해 주세요.",
 }
+# Changes of the positive probability (leaving a word out) that a highlight shows as weak,
+# medium and strong; below the first, a word is not highlighted.
+HIGHLIGHT_STEPS = (0.01, 0.05, 0.15)
 CSRF_MESSAGE = "보안 토큰이 없거나 만료되었습니다. 페이지를 새로 고친 뒤 다시 시도해 주세요."
 
 
@@ -36,8 +42,11 @@ def index():
 @bp.route("/sentiment", methods=("GET", "POST"))
 def sentiment():
     """The sentiment form; on POST, classify the text and show the verdict."""
-    text = request.form.get("text", "")
-    page = {"text": text, "examples": SENTIMENT_EXAMPLES, "labels_ko": models.LABELS_KO}
+    text, enabled = request.form.get("text", ""), current_app.config["EXPLAIN"]
+    # A form without the box ticked sends no "explain": only a GET shows it ticked by default.
+    explain = enabled and (request.method == "GET" or "explain" in request.form)
+    page = {"text": text, "examples": SENTIMENT_EXAMPLES, "labels_ko": models.LABELS_KO,
+            "explain_enabled": enabled, "explain": explain}
     if request.method == "GET":
         return render_template("sentiment.html", **page)
     predictor = get_predictor(models.SENTIMENT)
@@ -45,7 +54,7 @@ def sentiment():
         check_text(text, predictor, "문장")
     except InputError as error:
         return render_template("sentiment.html", error=error.message, **page), 400
-    result = predict(predictor, [text])[0]
+    result = predict_explained(predictor, text) if explain else predict(predictor, [text])[0]
     return render_template("sentiment.html", result=result, model=predictor.describe(), **page)
 
 
@@ -63,6 +72,35 @@ def similarity():
         return render_template("similarity.html", error=error.message, **page), 400
     result = predict(predictor, [pair])[0]
     return render_template("similarity.html", result=result, model=predictor.describe(), **page)
+
+
+@bp.get("/models/<task>")
+def model(task):
+    """The model page (모델 정보): facts, training data, metrics, plots and the card, rendered safely."""
+    if task not in models.TASKS:
+        abort(404)
+    info = model_info.describe(get_predictor(task))
+    plots = [plot["file"] for plot in info["plots"]]
+
+    def plot_url(name):
+        return url_for("pages.model_plot", task=task, name=name)
+
+    return render_template(
+        "model.html", info=info, task_name=TASK_NAMES[task], plot_url=plot_url,
+        columns=model_info.metric_columns(info["metrics"]), card=Markup(model_info.render_markdown(
+            info["card"], plots, plot_url)),
+        training_data=Markup(model_info.render_markdown(info["training_data"], shift=3)))
+
+
+@bp.get("/models/<task>/plots/<name>")
+def model_plot(task, name):
+    """One evaluation plot from the model's directory: only the known PNG files, by name."""
+    path = None
+    if task in models.TASKS:
+        path = model_info.plot_path(get_predictor(task).directory, task, name)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="image/png", max_age=300)
 
 
 @bp.errorhandler(models.ModelLoadError)
@@ -91,6 +129,29 @@ def http_error(error: HTTPException):
 def percent(probability) -> str:
     """0.974 → '97%'."""
     return f"{probability:.0%}"
+
+
+@bp.app_template_filter("signed_points")
+def signed_points(change) -> str:
+    """A change of probability in percentage points: 0.123 → '+12.3%p'."""
+    return f"{change * 100:+.1f}%p"
+
+
+@bp.app_template_filter("strength")
+def strength(change) -> str:
+    """A word's highlight class: its direction and one of three strengths (none when tiny)."""
+    if change is None or abs(change) < HIGHLIGHT_STEPS[0]:
+        return "word"
+    level = sum(abs(change) >= step for step in HIGHLIGHT_STEPS)
+    return f"word {'pos' if change > 0 else 'neg'}{level}"
+
+
+@bp.app_template_filter("pushed")
+def pushed(words, sign) -> list:
+    """The (at most) three words that moved the positive probability most towards sign (±1)."""
+    moved = [item for item in words if item["contribution"] is not None
+             and item["contribution"] * sign >= HIGHLIGHT_STEPS[0]]
+    return sorted(moved, key=lambda item: -item["contribution"] * sign)[:3]
 
 
 @bp.app_template_filter("gwa")

@@ -43,7 +43,8 @@ def init_app(app) -> None:
     locations = {task: model_location(app.config[key]) for task, key in MODEL_SETTINGS.items()}
     registry = models.PredictorRegistry(
         locations, batcher_options=batcher_options(app.config), device=app.config["DEVICE"],
-        max_length=app.config["MAX_LENGTH"], quantize=app.config["QUANTIZE"])
+        max_length=app.config["MAX_LENGTH"], quantize=app.config["QUANTIZE"],
+        task_options={models.SENTIMENT: {"labels": app.config["SENTIMENT_LABELS"]}})
     app.extensions["predictors"] = registry
     if app.config["LOAD_MODELS_AT_START"]:
         load_models_or_exit(app, registry)
@@ -101,6 +102,16 @@ def predict(predictor, inputs) -> list:
     """predictor.predict(inputs), each result with the model name (batching.Busy when too busy)."""
     log_inputs(predictor.task, inputs)
     return [{**result, "model": predictor.name} for result in predictor.predict(inputs)]
+
+
+def predict_explained(predictor, text) -> dict:
+    """One sentiment result with per-word contributions: one predict call, text + leave-one-outs."""
+    words, variants = models.leave_one_out(predictor.clean(text),
+                                           current_app.config["EXPLAIN_MAX_WORDS"])
+    # One call: the text and its variants share a forward pass (a batch, not len(words) requests).
+    full, *without = predict(predictor, [text, *variants])
+    return {**full, "explanation": {"words": models.word_contributions(words, full, without),
+                                    "max_words": current_app.config["EXPLAIN_MAX_WORDS"]}}
 
 
 def log_inputs(task, inputs) -> None:

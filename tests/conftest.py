@@ -1,5 +1,7 @@
 """Fixtures: tiny random ELECTRA models with a tiny Korean WordPiece tokenizer; app and client."""
+import json
 import os
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,6 +32,17 @@ CORPUS = [
     "지루하고 재미없어요", "음악이 아름답고 감동적이었다", "돈이 아깝다", "한국어 문장 이해 데모",
     "The movie was great", "ㅋㅋㅋ 웃겨요", "별로였어요 다시는 안 볼래요",
 ]
+
+
+SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def put_in_hub_cache(hub_cache, model_dir, repo_id):
+    """Lay a model directory out the way the hub cache stores a download of repo_id."""
+    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
+    shutil.copytree(model_dir, repo / "snapshots" / SNAPSHOT)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(SNAPSHOT)
 
 
 def pytest_unconfigure(config):
@@ -67,6 +80,45 @@ def tiny_models(tmp_path_factory) -> dict:
     }
 
 
+def synthetic_outputs(task, n=200) -> dict:
+    """Evaluation outputs of the kind training.evaluate collects, drawn at random (seeded)."""
+    rng = random.Random(0)
+    if task == "sentiment":
+        labels = [rng.randint(0, 1) for _ in range(n)]
+        positive = [min(max(label * 0.6 + rng.random() * 0.4, 0.0), 1.0) for label in labels]
+        return {"labels": labels, "positive": positive, "predictions": [int(p >= 0.5) for p in positive],
+                "lengths": [rng.randint(0, 140) for _ in range(n)]}
+    gold = [rng.uniform(0, 5) for _ in range(n)]
+    return {"gold": gold, "predicted": [min(max(g + rng.gauss(0, 1), 0.0), 5.0) for g in gold]}
+
+
+def add_card_and_plots(directory, task) -> None:
+    """Give a model directory what training.export leaves: plots, saved evaluations, a card."""
+    from training import export, metrics, plots
+    outputs = synthetic_outputs(task)
+    source = directory.parent / f"{directory.name}-evaluation"  # what training.evaluate writes
+    plots.write_plots(task, outputs, source)
+    names = export.copy_plots(source, directory, task)
+    scored = (metrics.sentiment_metrics(outputs["labels"], outputs["predictions"])
+              if task == "sentiment" else metrics.similarity_metrics(outputs["gold"], outputs["predicted"]))
+    evaluation = source / "evaluation.json"
+    evaluation.write_text(json.dumps({"model": directory.name, "data": "synthetic.tsv",
+                                      "metrics": scored, "quantized": False}))
+    export.save_evaluations([evaluation], directory)
+    card = (f"# {directory.name}\n\nA tiny random model for the tests.\n\n## Data\n\n"
+            f"Synthetic sentences (tests/conftest.py).\n" + export.plots_section(names))
+    (directory / "README.md").write_text(card, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def carded_models(tiny_models) -> dict:
+    """The tiny models with plots, saved evaluations and a model card added (as export does)."""
+    for task, directory in tiny_models.items():
+        if not (directory / "README.md").exists():
+            add_card_and_plots(directory, task)
+    return tiny_models
+
+
 @pytest.fixture(scope="session")
 def hub_cache() -> Path:
     """The session's offline hub cache: a model laid out there loads by its id."""
@@ -97,7 +149,7 @@ def client(app):
 
 
 @pytest.fixture(scope="session")
-def live_server(tiny_models, tmp_path_factory):
+def live_server(carded_models, tmp_path_factory):
     """gunicorn with 2 workers on the tiny models, on loopback; shared by load and browser tests.
 
     Set up the way a careless deployment would be: no FLASK_SECRET_KEY (gunicorn.conf.py makes
@@ -105,6 +157,6 @@ def live_server(tiny_models, tmp_path_factory):
     queue makes big batches from 32 clients overflow it now and then: deliberate 503s.
     """
     log = tmp_path_factory.mktemp("live-server") / "gunicorn.log"
-    with running(tiny_models, log, workers=2, FLASK_SECRET_KEY=None, FLASK_DEBUG="1",
+    with running(carded_models, log, workers=2, FLASK_SECRET_KEY=None, FLASK_DEBUG="1",
                  FLASK_LOG_INPUTS=None, FLASK_QUEUE_MAX="48") as server:
         yield server

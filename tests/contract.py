@@ -4,7 +4,7 @@ import pytest
 # Every error code the API documents (README.md, "Errors"), by HTTP status.
 ERROR_CODES = {
     400: {"invalid_json", "invalid_type", "missing_field", "unknown_field", "conflicting_fields",
-          "empty_text", "empty_after_cleaning", "invalid_text", "empty_batch"},
+          "empty_text", "empty_after_cleaning", "invalid_text", "empty_batch", "explain_disabled"},
     404: {"not_found"},
     405: {"method_not_allowed"},
     413: {"text_too_long", "too_many_items", "payload_too_large"},
@@ -13,9 +13,11 @@ ERROR_CODES = {
 
 
 def assert_sentiment_result(result, model):
-    """Every key of one sentiment result, with its type and range."""
-    assert set(result) == {"label", "label_ko", "score", "probabilities", "cleaned",
-                           "truncated", "model"}
+    """Every key of one sentiment result, with its type and range ("explanation" optional)."""
+    assert set(result) - {"explanation"} == {"label", "label_ko", "score", "probabilities",
+                                             "cleaned", "truncated", "model"}
+    if "explanation" in result:
+        assert_explanation(result["explanation"], result["cleaned"])
     assert result["label"] in ("negative", "positive")
     assert result["label_ko"] == {"negative": "부정", "positive": "긍정"}[result["label"]]
     assert set(result["probabilities"]) == {"negative", "positive"}
@@ -23,6 +25,17 @@ def assert_sentiment_result(result, model):
     assert result["score"] == max(result["probabilities"].values())
     assert isinstance(result["cleaned"], str) and isinstance(result["truncated"], bool)
     assert result["model"] == model
+
+
+def assert_explanation(explanation, cleaned):
+    """Per-word contributions: every word of the cleaned text, the first max_words explained."""
+    assert set(explanation) == {"words", "max_words"}
+    words = explanation["words"]
+    assert [item["word"] for item in words] == cleaned.split()
+    limit = explanation["max_words"]
+    assert all(isinstance(item["contribution"], float) and -1 <= item["contribution"] <= 1
+               for item in words[:limit])
+    assert all(item["contribution"] is None for item in words[limit:])
 
 
 def assert_similarity_result(result, model):

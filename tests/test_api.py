@@ -127,6 +127,16 @@ BAD_REQUESTS = [
     (SENTIMENT, {"text": "좋다", "lang": "ko"}, 400, "unknown_field"),
     (SENTIMENT, {"texts": ["좋다"], "sentence1": "좋다"}, 400, "unknown_field"),
     (SIMILARITY, {"sentence1": "좋다", "sentence2": "싫다", "text": "음"}, 400, "unknown_field"),
+    # "explain" is a JSON boolean, for one text only, and the sentiment endpoint's only.
+    (SENTIMENT, {"text": "좋다", "explain": "true"}, 400, "invalid_type"),
+    (SENTIMENT, {"text": "좋다", "explain": 1}, 400, "invalid_type"),
+    (SENTIMENT, {"text": "좋다", "explain": 0}, 400, "invalid_type"),
+    (SENTIMENT, {"text": "좋다", "explain": None}, 400, "invalid_type"),
+    (SENTIMENT, {"text": "좋다", "explain": []}, 400, "invalid_type"),
+    (SENTIMENT, {"text": "좋다", "explain": {"on": True}}, 400, "invalid_type"),
+    (SENTIMENT, {"texts": ["좋다"], "explain": True}, 400, "conflicting_fields"),
+    (SENTIMENT, {"explain": True}, 400, "missing_field"),
+    (SIMILARITY, {"sentence1": "좋다", "sentence2": "싫다", "explain": True}, 400, "unknown_field"),
 ]
 
 
@@ -216,3 +226,86 @@ def test_busy_model_is_503_with_retry_after(app, client, monkeypatch, error, cod
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert response.json["error"]["code"] == code
     assert any("가" <= char <= "힣" for char in response.json["error"]["message"])
+
+
+def unquantized_client(tiny_config, **settings):
+    """A client whose tiny models run in fp32, so batch-mates cannot move a score (int8 can)."""
+    return create_app({**tiny_config, "QUANTIZE": False, **settings}).test_client()
+
+
+def count_forward_passes(client, monkeypatch) -> list:
+    """The number of rows of each forward pass the client's sentiment model runs from now on."""
+    predictor = client.application.extensions["predictors"].get("sentiment").predictor
+    forward, rows = predictor.forward, []
+
+    def counted(batch):
+        rows.append(len(batch["input_ids"]))
+        return forward(batch)
+    monkeypatch.setattr(predictor, "forward", counted)
+    return rows
+
+
+def test_explain_gives_each_words_contribution(tiny_config, monkeypatch):
+    client = unquantized_client(tiny_config)
+    passes = count_forward_passes(client, monkeypatch)
+    answer = post_json(client, SENTIMENT, {"text": "이 영화 정말 재밌다! 😀", "explain": True}).json
+    assert passes == [5]  # the text and its four leave-one-out variants, in one forward pass
+    assert_sentiment_result(answer, "sentiment-tiny")  # with its explanation
+    explanation = answer["explanation"]
+    words = [item["word"] for item in explanation["words"]]
+    assert words == ["이", "영화", "정말", "재밌다!"] and explanation["max_words"] == 30
+    variants = [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
+    alone = post_json(client, SENTIMENT, {"texts": variants}).json["results"]
+    positive = answer["probabilities"]["positive"]
+    assert positive == pytest.approx(
+        post_json(client, SENTIMENT, {"text": "이 영화 정말 재밌다! 😀"}).json["probabilities"]["positive"], abs=1e-5)
+    for item, result in zip(explanation["words"], alone):
+        assert item["contribution"] == pytest.approx(positive - result["probabilities"]["positive"], abs=1e-5)
+
+
+def test_explain_caps_the_words_of_a_long_text(tiny_config, monkeypatch):
+    client = unquantized_client(tiny_config)
+    passes = count_forward_passes(client, monkeypatch)
+    text = " ".join(["좋다", "싫다", "영화"] * 14)  # 42 words
+    explained = post_json(client, SENTIMENT, {"text": text, "explain": True}).json["explanation"]
+    contributions = [item["contribution"] for item in explained["words"]]
+    assert len(contributions) == 42 and contributions[30:] == [None] * 12
+    assert all(isinstance(value, float) for value in contributions[:30])
+    assert passes == [31]
+
+
+def test_explain_false_answers_as_without_it(client):
+    answer = post_json(client, SENTIMENT, {"text": "재밌다", "explain": False}).json
+    assert_sentiment_result(answer, "sentiment-tiny")
+    batch = post_json(client, SENTIMENT, {"texts": ["재밌다"], "explain": False})
+    assert batch.status_code == 200 and "explanation" not in batch.json["results"][0]
+
+
+def test_explain_is_refused_when_the_setting_is_off(tiny_config):
+    client = create_app({**tiny_config, "EXPLAIN": False}).test_client()
+    assert_error(post_json(client, SENTIMENT, {"text": "재밌다", "explain": True}), 400,
+                 "explain_disabled")
+    assert post_json(client, SENTIMENT, {"text": "재밌다", "explain": False}).status_code == 200
+
+
+@pytest.mark.parametrize("task, plots", [
+    ("sentiment", {"confusion_matrix.png", "reliability.png", "accuracy_by_length.png"}),
+    ("similarity", {"predicted_vs_gold.png", "score_distributions.png", "threshold_metrics.png"}),
+])
+def test_model_info(client, carded_models, task, plots):
+    info = client.get(f"/api/v1/models/{task}").json
+    assert info["name"] == f"{task}-tiny" and info["task"] == task and info["device"] == "cpu"
+    assert info["architecture"].startswith("ElectraForSequenceClassification: layers 2, hidden 32")
+    assert info["parameters"] > 10_000 and isinstance(info["quantized"], bool)
+    assert info["training_data"] == "Synthetic sentences (tests/conftest.py)."
+    assert [row["data"] for row in info["metrics"]] == ["synthetic.tsv"]
+    assert {plot["file"] for plot in info["plots"]} == plots
+    for plot in info["plots"]:
+        image = client.get(plot["url"])
+        assert image.status_code == 200 and image.mimetype == "image/png"
+    assert info["card"].startswith(f"# {task}-tiny")
+    assert ("labels" in info) == (task == "sentiment")
+
+
+def test_model_info_of_an_unknown_task_is_404(client):
+    assert_error(client.get("/api/v1/models/translation"), 404, "not_found")

@@ -134,3 +134,42 @@ def test_unknown_page_is_a_korean_404(page, live_server):
     response = page.goto(f"{live_server.url}/no-such-page")
     assert response.status == 404 and "없는 페이지입니다" in page.inner_text("p.error")
     assert re.search("처음으로", page.inner_text("main"))
+
+
+@pytest.mark.parametrize("task, plots", [("sentiment", 3), ("similarity", 3)])
+def test_model_page_shows_its_plots(page, live_server, screenshot_dir, task, plots):
+    response = page.goto(f"{live_server.url}/models/{task}")
+    assert response.status == 200 and page.title().startswith("모델 정보")
+    images = page.locator(".plots img")
+    assert images.count() == plots
+    for index in range(plots):
+        image = images.nth(index)
+        image.scroll_into_view_if_needed()  # lazy-loaded: bring each into view
+        page.wait_for_function("image => image.complete && image.naturalWidth > 0",
+                               arg=image.element_handle())
+    assert f"{task}-tiny" in page.inner_text("table.facts")
+    assert page.locator("table.metrics tbody tr").count() == 1
+    assert page.locator(".card-text h3").first.inner_text() == f"{task}-tiny"
+    shoot(page, screenshot_dir, f"model-{task}")
+
+
+def test_result_links_to_the_model_page(page, live_server):
+    analyze(page, live_server.url, "재밌다")
+    page.get_by_role("link", name="모델 정보").click()
+    page.wait_for_url(f"{live_server.url}/models/sentiment")
+    assert page.locator(".plots img").count() == 3
+
+
+def test_sentiment_highlights_words(page, live_server, screenshot_dir):
+    verdict = analyze(page, live_server.url, "이 영화 정말 재밌다!")
+    assert SENTIMENT_VERDICT.match(verdict), verdict
+    words = page.locator(".explanation .highlights span")
+    assert words.all_inner_texts() == ["이", "영화", "정말", "재밌다!"]
+    for index in range(4):
+        assert re.fullmatch(r"[+-]\d+\.\d%p", words.nth(index).get_attribute("title"))
+    assert page.is_checked("#explain")
+    shoot(page, screenshot_dir, "sentiment-highlights")
+    page.uncheck("#explain")
+    page.get_by_role("button", name="분석", exact=True).click()
+    page.locator(".result .verdict").wait_for()
+    assert page.locator(".explanation").count() == 0 and not page.is_checked("#explain")

@@ -7,12 +7,9 @@ from pathlib import Path
 import pytest
 from transformers import ElectraConfig, ElectraForPreTraining
 
-from conftest import build_tokenizer
+from conftest import build_tokenizer, put_in_hub_cache
 from main import DEFAULTS, create_app
 from serving import EXIT_NO_MODEL, ROOT
-
-SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
-
 
 def test_defaults_point_at_running_model():
     assert DEFAULTS["SENTIMENT_MODEL"] == "running_model/sentiment"
@@ -36,14 +33,6 @@ def test_environment_then_test_config(monkeypatch, tiny_models, tiny_config):
     assert (app.config["MAX_TEXT_CHARS"], app.config["MAX_BATCH_ITEMS"]) == (20, 2)
     assert app.config["DEVICE"] == "cpu"
     assert app.extensions["predictors"].loaded()["sentiment"]["name"] == "sentiment-tiny"
-
-
-def put_in_hub_cache(hub_cache, model_dir, repo_id):
-    """Lay a model directory out the way the hub cache stores a download of repo_id."""
-    repo = hub_cache / f"models--{repo_id.replace('/', '--')}"
-    shutil.copytree(model_dir, repo / "snapshots" / SNAPSHOT)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(SNAPSHOT)
 
 
 def test_loads_model_by_hub_id_offline(hub_cache, tiny_models, tiny_config):

@@ -1,5 +1,6 @@
 """The HTML pages: forms, results, kept input, Korean error messages, example buttons, CSRF."""
 import re
+import shutil
 from html import escape
 from urllib.parse import quote
 
@@ -8,7 +9,7 @@ import pytest
 
 from batching import Overloaded
 from main import create_app
-from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa
+from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa, pushed, strength
 
 TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
 
@@ -219,3 +220,134 @@ def test_busy_model_shows_a_korean_busy_page(app, client, monkeypatch, url, form
     response = post_form(client, url, form)
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert "잠시 후 다시 시도해 주세요" in page_text(response)
+
+
+def test_sentiment_result_highlights_words(client):
+    response = post_form(client, "/sentiment", {"text": "이 영화 정말 재밌다! 😀", "explain": "1"})
+    text = page_text(response)
+    spans = re.findall(r'<span class="word( (pos|neg)[123])?"( title="[+-]\d+\.\d%p")?>([^<]*)</span>',
+                       text.split('class="highlights"')[1].split("</p>")[0])
+    assert [span[3] for span in spans] == ["이", "영화", "정말", "재밌다!"]
+    assert all(span[2] for span in spans)  # each word explained, with its change as a tooltip
+    assert "긍정 쪽으로:" in text and "부정 쪽으로:" in text
+    assert 'id="explain" name="explain" value="1" checked' in text
+
+
+def test_highlights_are_off_when_unticked_or_disabled(client, tiny_config):
+    unticked = page_text(post_form(client, "/sentiment", {"text": "재밌다"}))
+    assert 'class="highlights"' not in unticked and 'name="explain" value="1">' in unticked
+    assert 'name="explain" value="1" checked' in page_text(client.get("/sentiment"))
+    disabled = create_app({**tiny_config, "EXPLAIN": False}).test_client()
+    text = page_text(post_form(disabled, "/sentiment", {"text": "재밌다", "explain": "1"}))
+    assert "<meter" in text and 'class="highlights"' not in text and 'name="explain"' not in text
+
+
+def test_highlighted_words_are_escaped(client):
+    text = page_text(post_form(client, "/sentiment", {"text": "<b>굵게</b> 좋다", "explain": "1"}))
+    assert "&lt;b&gt;굵게&lt;/b&gt;</span>" in text and "<b>" not in text
+
+
+def test_model_pages_are_linked_from_home_and_results(client):
+    home = page_text(client.get("/"))
+    assert 'href="/models/sentiment"' in home and 'href="/models/similarity"' in home
+    result = page_text(post_form(client, "/similarity", {"sentence1": "좋다", "sentence2": "싫다"}))
+    assert '<a href="/models/similarity">모델 정보</a>' in result
+    result = page_text(post_form(client, "/sentiment", {"text": "좋다"}))
+    assert '<a href="/models/sentiment">모델 정보</a>' in result
+
+
+@pytest.mark.parametrize("task, title, plots", [
+    ("sentiment", "감정 분석", ["confusion_matrix.png", "reliability.png", "accuracy_by_length.png"]),
+    ("similarity", "문장 유사도", ["predicted_vs_gold.png", "score_distributions.png",
+                               "threshold_metrics.png"]),
+])
+def test_model_page(client, carded_models, task, title, plots):
+    response = client.get(f"/models/{task}")
+    text = page_text(response)
+    assert response.status_code == 200 and f"<h1>모델 정보: {title}</h1>" in text
+    assert f"<td>{task}-tiny</td>" in text and "ElectraForSequenceClassification" in text
+    parameters = client.get(f"/api/v1/models/{task}").json["parameters"]
+    assert f"<td>{parameters:,}</td>" in text
+    assert "Synthetic sentences (tests/conftest.py)." in text  # the card's data section
+    assert "<td>synthetic.tsv</td>" in text  # the metrics table
+    for name in plots:
+        assert f'<img src="/models/{task}/plots/{name}"' in text
+    assert f"<h3>{task}-tiny</h3>" in text  # the card, its headings under the page's own
+
+
+@pytest.mark.parametrize("url", [
+    "/models/sentiment/plots/predicted_vs_gold.png",  # a plot of the other task
+    "/models/sentiment/plots/README.md", "/models/sentiment/plots/config.json",
+    "/models/sentiment/plots/..%2Fconfig.json", "/models/sentiment/plots/../config.json",
+    "/models/translation/plots/confusion_matrix.png", "/models/translation",
+])
+def test_only_known_plots_are_served(client, carded_models, url):
+    response = client.get(url)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_plot_is_served_as_png(client, carded_models):
+    response = client.get("/models/sentiment/plots/confusion_matrix.png")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+HOSTILE_CARD = """---
+license: mit
+---
+# <script>alert(1)</script> card
+
+<img src=x onerror=alert(2)>
+
+<div onclick="alert(3)">raw block</div>
+
+[a link](javascript:alert(4)) and ![tracker](https://example.com/pixel.png)
+and ![a plot](plots/confusion_matrix.png)
+
+| metric | value |
+|---|---|
+| accuracy | <b>0.9</b> |
+
+## Training data
+
+NSMC <iframe src="https://example.com"></iframe>
+"""
+
+
+def test_card_html_is_shown_as_text(tiny_config, tiny_models, tmp_path):
+    directory = tmp_path / "hostile"
+    shutil.copytree(tiny_models["sentiment"], directory)
+    (directory / "README.md").write_text(HOSTILE_CARD, encoding="utf-8")
+    client = create_app({**tiny_config, "SENTIMENT_MODEL": str(directory)}).test_client()
+    response = client.get("/models/sentiment")
+    main = page_text(response).split("<main>")[1]
+    for raw in ("<script>alert", "<img src=x", "<div onclick", "<iframe", "<b>0.9",
+                'href="javascript:', "example.com/pixel.png", "license: mit"):
+        assert raw not in main, raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; card" in main
+    assert "&lt;iframe" in main and "<table>" in main  # the table itself is Markdown: rendered
+    assert "tracker" in main  # an image from elsewhere: its alt text only
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+
+
+@pytest.mark.parametrize("change, classes", [
+    (None, "word"), (0.0, "word"), (0.009, "word"), (-0.009, "word"), (0.01, "word pos1"),
+    (-0.07, "word neg2"), (0.15, "word pos3"), (-0.9, "word neg3"),
+])
+def test_highlight_strength(change, classes):
+    assert strength(change) == classes
+
+
+def test_pushed_words_are_the_strongest_three_each_way():
+    words = [{"word": str(i), "contribution": value}
+             for i, value in enumerate([0.2, -0.3, 0.005, 0.05, 0.1, 0.02, -0.01, None])]
+    assert [item["word"] for item in pushed(words, 1)] == ["0", "4", "3"]
+    assert [item["word"] for item in pushed(words, -1)] == ["1", "6"]
+
+
+def test_long_text_says_only_the_first_words_were_explained(client):
+    text = " ".join(["좋다", "싫다"] * 20)
+    page = page_text(post_form(client, "/sentiment", {"text": text, "explain": "1"}))
+    assert "앞의 30개 단어만 계산했습니다" in page
+    assert page.count('title="') == 30  # a tooltip for each explained word only

@@ -8,8 +8,12 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
+from PIL import Image
+
+import model_info
+from model_info import PLOTS
 from models import load_predictor
-from training import baselines, data, evaluate, export, finetune, pretrain
+from training import baselines, data, evaluate, export, finetune, plots, pretrain
 from training.batching import length_grouped_batches
 from training.tokenizer import train_tokenizer
 
@@ -226,6 +230,56 @@ def test_export_writes_fp16_model_with_card_that_serves(trained, tmp_path):
     assert config.get("dtype", config.get("torch_dtype")) == "float16"
     result = predictor.predict(["정말 재밌다"])[0]
     assert result["label"] in ("positive", "negative")
+
+
+@pytest.mark.parametrize("task, filename", [("sentiment", "nsmc/ratings_test.txt"),
+                                            ("similarity", "korsts/sts-dev.tsv")])
+def test_evaluate_draws_the_plots(trained, data_root, tmp_path, task, filename):
+    evaluate.main(["--task", task, "--model", str(trained / task / "best"),
+                   "--data", str(data_root / filename), "--plots", str(tmp_path / "plots")])
+    assert sorted(path.name for path in (tmp_path / "plots").iterdir()) == sorted(PLOTS[task])
+    for name in PLOTS[task]:
+        with Image.open(tmp_path / "plots" / name) as image:
+            image.verify()  # a whole, valid PNG
+            assert image.format == "PNG" and image.size[0] >= 400 and image.size[1] >= 300
+
+
+def test_threshold_plot_marks_the_served_threshold():
+    figure = plots.threshold_metrics_plot({"gold": [0.0, 1.0, 3.5, 4.0], "predicted": [0.5, 3.2, 2.9, 4.5]})
+    (axes,) = figure.axes
+    assert [line.get_label() for line in axes.get_lines()] == [
+        "precision", "recall", "F1", "served threshold 3.0"]
+    assert list(axes.get_lines()[-1].get_xdata()) == [3.0, 3.0]
+    # At threshold 3.0: one of the two predicted similar pairs is gold-similar, one of two found.
+    thresholds, f1 = axes.get_lines()[2].get_data()
+    assert f1[list(thresholds).index(3.0)] == pytest.approx(0.5)
+
+
+def test_accuracy_by_length_bands_count_every_review():
+    outputs = {"labels": [1, 0, 1, 1], "predictions": [1, 1, 1, 0], "lengths": [0, 15, 15, 200]}
+    (axes,) = plots.accuracy_by_length_plot(outputs).axes
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["0–10", "11–20", "81+"]
+    assert [bar.get_height() for bar in axes.patches] == [1.0, 0.5, 0.0]
+
+
+def test_export_copies_plots_and_evaluations_into_the_card(trained, tmp_path):
+    source = tmp_path / "plots"
+    plots.write_plots("sentiment", {"labels": [0, 1, 1], "predictions": [0, 1, 0],
+                                    "positive": [0.2, 0.9, 0.4], "lengths": [5, 30, 90]}, source)
+    (source / "notes.txt").write_text("not a plot")
+    evaluation = tmp_path / "eval.json"
+    evaluation.write_text(json.dumps({"model": "x", "data": "test.txt", "metrics": {"accuracy": 0.5}}))
+    out = tmp_path / "sentiment"
+    export.main(["--model", str(trained / "sentiment" / "best"), "--out", str(out),
+                 "--evaluations", str(evaluation), "--plots", str(source)])
+    assert sorted(path.name for path in (out / "plots").iterdir()) == sorted(PLOTS["sentiment"])
+    card = (out / "README.md").read_text()
+    for name in PLOTS["sentiment"]:
+        assert f"({model_info.PLOT_DIR}/{name})" in card
+    saved = json.loads((out / model_info.EVALUATIONS_FILE).read_text())
+    assert saved == [json.loads(evaluation.read_text())]
+    with pytest.raises(FileNotFoundError, match="no similarity plots"):
+        export.copy_plots(source, tmp_path / "other", "similarity")
 
 
 def test_init_from_a_saved_model_reuses_its_weights(trained, data_root, tmp_path):

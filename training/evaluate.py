@@ -4,6 +4,8 @@
         --data ../shared/data/nsmc/ratings_test.txt
     python -m training.evaluate --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv      # or a KLUE-STS .json file
+
+--plots DIR also draws the evaluation plots (training/plots.py) into DIR.
 """
 import json
 import time
@@ -25,25 +27,37 @@ class EvaluateArgs:
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
     quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
+    plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/plots.py)."})
 
     def __post_init__(self):
         if self.task not in ("sentiment", "similarity"):
             raise ValueError(f"--task must be sentiment or similarity, not {self.task!r}")
 
 
-def score_sentiment(predictor, frame) -> dict:
-    """Predict every review and compare with its label."""
-    index = {label: i for i, label in enumerate(predictor.labels)}
+def sentiment_outputs(predictor, frame) -> dict:
+    """Every review's gold and predicted label (1 = positive), positive probability and length."""
     results = predictor.predict(frame["text"].tolist())
-    predictions = [index[result["label"]] for result in results]
-    return sentiment_metrics(frame["label"].tolist(), predictions)
+    return {"labels": frame["label"].tolist(),
+            "predictions": [int(result["label"] == "positive") for result in results],
+            "positive": [result["probabilities"]["positive"] for result in results],
+            "lengths": frame["text"].str.len().tolist()}
 
 
-def score_similarity(predictor, frame) -> dict:
-    """Score every pair and compare with the gold 0–5 scores."""
+def similarity_outputs(predictor, frame) -> dict:
+    """Every pair's gold and predicted 0–5 score."""
     pairs = list(zip(frame["sentence1"], frame["sentence2"]))
-    predicted = [result["score"] for result in predictor.predict(pairs)]
-    return similarity_metrics(frame["score"].tolist(), predicted)
+    return {"gold": frame["score"].tolist(),
+            "predicted": [result["score"] for result in predictor.predict(pairs)]}
+
+
+def score_sentiment(outputs) -> dict:
+    """Predicted labels compared with the gold ones."""
+    return sentiment_metrics(outputs["labels"], outputs["predictions"])
+
+
+def score_similarity(outputs) -> dict:
+    """Predicted scores compared with the gold 0–5 scores."""
+    return similarity_metrics(outputs["gold"], outputs["predicted"])
 
 
 def evaluate(args: EvaluateArgs) -> dict:
@@ -54,8 +68,15 @@ def evaluate(args: EvaluateArgs) -> dict:
     predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
                                quantize=args.quantize)
     started = time.time()
-    scorer = score_sentiment if args.task == "sentiment" else score_similarity
-    metrics = scorer(predictor, frame)
+    if args.task == "sentiment":
+        outputs = sentiment_outputs(predictor, frame)
+        metrics = score_sentiment(outputs)
+    else:
+        outputs = similarity_outputs(predictor, frame)
+        metrics = score_similarity(outputs)
+    if args.plots:
+        from training.plots import write_plots  # matplotlib only when plots are asked for
+        write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
             "data": args.data, "device": str(predictor.device), "clean": predictor.cleaning,
             "quantized": predictor.quantized, "metrics": metrics, "seconds": round(time.time() - started, 1)}

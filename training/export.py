@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
+from model_info import EVALUATIONS_FILE, PLOT_DIR
 from models import SERVING_FILE
 
 MAX_SHARD = "30MB"
@@ -27,6 +28,7 @@ class ExportArgs:
     command: list[str] = field(default_factory=list, metadata={"help": "Commands that made the model, for the card."})
     name: str = field(default=None, metadata={"help": "Model name shown by the app (default: keep)."})
     notes: str = field(default="", metadata={"help": "Extra Markdown for the card."})
+    plots: str = field(default=None, metadata={"help": "A training.evaluate --plots directory: its plots are copied to <out>/plots and shown in the card."})
 
 
 def architecture(config) -> str:
@@ -95,7 +97,37 @@ def export(args: ExportArgs):
         shutil.copy(source / extra, Path(args.out) / extra)
     train_args = json.loads((source / "train_args.json").read_text())
     dev = json.loads((source / "dev_metrics.json").read_text())
-    Path(args.out, "README.md").write_text(model_card(args, model.config, train_args, dev, serving))
+    plots = copy_plots(args.plots, args.out, serving["task"]) if args.plots else []
+    save_evaluations(args.evaluations, args.out)
+    card = model_card(args, model.config, train_args, dev, serving) + plots_section(plots)
+    Path(args.out, "README.md").write_text(card)
+
+
+def copy_plots(source, out, task) -> list:
+    """Copy the task's evaluation plots found in source to out/plots; the names copied."""
+    from training.plots import PLOTS  # the names the app serves (model_info.PLOTS)
+    names = [name for name in PLOTS[task] if Path(source, name).is_file()]
+    if not names:
+        raise FileNotFoundError(f"no {task} plots ({', '.join(PLOTS[task])}) in {source}")
+    Path(out, PLOT_DIR).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(Path(source, name), Path(out, PLOT_DIR, name))
+    return names
+
+
+def plots_section(names) -> str:
+    """The card's Markdown for the copied plots (images relative to the model directory)."""
+    from training.plots import TITLES
+    if not names:
+        return ""
+    images = [f"![{TITLES[name]}]({PLOT_DIR}/{name})" for name in names]
+    return "\n## Plots (`training.evaluate --plots`)\n\n" + "\n\n".join(images) + "\n"
+
+
+def save_evaluations(paths, out) -> None:
+    """The evaluation results as one JSON list in the model directory: the model page's table."""
+    results = [json.loads(Path(path).read_text()) for path in paths]
+    Path(out, EVALUATIONS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False))
 
 
 def main(argv=None):
