@@ -9,6 +9,11 @@ from pathlib import Path
 HUB_CACHE = Path(tempfile.mkdtemp(prefix="test-hf-hub-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(HUB_CACHE)
+# Nor do they write job files or feedback under the repository's instance/ folder: every app
+# they create (and every gunicorn they start) uses this temporary one unless a test says otherwise.
+TEST_INSTANCE = Path(tempfile.mkdtemp(prefix="test-instance-"))
+os.environ["FLASK_BATCH_JOBS_DIR"] = str(TEST_INSTANCE / "jobs")
+os.environ["FLASK_FEEDBACK_DATABASE_URL"] = f"sqlite:///{TEST_INSTANCE / 'feedback.db'}"
 
 import pytest  # noqa: E402
 
@@ -33,8 +38,9 @@ CORPUS = [
 
 
 def pytest_unconfigure(config):
-    """Remove the temporary hub cache."""
+    """Remove the temporary hub cache and instance folder."""
     shutil.rmtree(HUB_CACHE, ignore_errors=True)
+    shutil.rmtree(TEST_INSTANCE, ignore_errors=True)
 
 
 def build_tokenizer():
