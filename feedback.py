@@ -7,6 +7,7 @@ session. SQLite under the instance folder unless FEEDBACK_DATABASE_URL names ano
 """
 import math
 import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from flask.cli import AppGroup
 from sqlalchemy import (Column, DateTime, Float, Integer, MetaData, String, Table, Text,
                         create_engine, delete, func, insert, inspect, select)
 from sqlalchemy import text as sql
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 import models
 from serving import EXIT_NO_MODEL, InputError, check_text, get_predictor, predict
@@ -39,6 +40,7 @@ FEEDBACK = Table(
     Column("user_score", Float),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+MIGRATE_RETRY_S = 0.5
 FULL_MESSAGE = "피드백 저장 공간이 가득 차 더 받을 수 없습니다. 관리자에게 알려 주세요."
 NSMC_HEADER = ("id", "document", "label")
 KORSTS_HEADER = ("genre", "filename", "year", "id", "score", "sentence1", "sentence2")
@@ -94,7 +96,18 @@ class FeedbackStore:
         self.engine.dispose()
 
 
-def migrate(engine) -> None:
+def migrate(engine, attempts=3) -> None:
+    """Create or migrate the table; retried, as workers starting together may race to do it."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return migrate_once(engine)
+        except DBAPIError:  # "already exists": another worker got there first
+            if attempt == attempts:
+                raise
+            time.sleep(MIGRATE_RETRY_S)
+
+
+def migrate_once(engine) -> None:
     """Create the table, or add the columns an older version of it lacks; rows are kept."""
     metadata.create_all(engine)
     present = {column["name"] for column in inspect(engine).get_columns(FEEDBACK.name)}

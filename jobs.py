@@ -147,6 +147,7 @@ class JobRunner:
         return status
 
     def _spawn(self, job, lock) -> None:
+        """Run the job in a thread of this worker, which releases lock when it ends."""
         thread = threading.Thread(target=self._run, args=(job, lock), name=f"job-{job.id[:6]}",
                                   daemon=True)
         thread.start()

@@ -63,6 +63,7 @@ class FinetuneArgs:
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
     teacher_folds: int = field(default=5, metadata={"help": "Sentiment distillation: folds for the teacher's out-of-fold probabilities."})
+    extra_train: str = field(default=None, metadata={"help": "A TSV in the task's NSMC or KorSTS format (`flask --app main feedback export`) added to the training data, minus texts of dev or the held-out set."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
@@ -142,9 +143,27 @@ def load_splits(args: FinetuneArgs):
     if args.regression and args.teacher_pairs:
         pairs = teacher_scored_pairs(korsts_train, root, args.teacher_pairs, args.seed, args.clean)
         train = pd.concat([train, pairs], ignore_index=True)
+    if args.extra_train:
+        train = with_extra_train(train, dev, args, root)
     if args.regression and args.swap_pairs:
         train = with_swapped_pairs(train)
     return train, dev
+
+
+HELD_OUT = {"sentiment": "nsmc/ratings_test.txt", "similarity": "korsts/sts-dev.tsv"}
+
+
+def with_extra_train(train, dev, args, root):
+    """train plus the --extra_train file's rows, except those with a text of dev or the held-out set."""
+    extra = data.load_task_data(args.task, args.extra_train)
+    columns = ["sentence1", "sentence2"] if args.regression else ["text"]
+    held_out = set(dev[columns].stack())
+    if (root / HELD_OUT[args.task]).exists():
+        held_out |= set(data.load_task_data(args.task, root / HELD_OUT[args.task])[columns].stack())
+    kept = extra[~extra[columns].isin(held_out).any(axis=1)]
+    print(f"--extra_train: {len(kept)} of {len(extra)} rows added "
+          f"({len(extra) - len(kept)} share a text with dev or held-out data)")
+    return pd.concat([train, kept[train.columns]], ignore_index=True)
 
 
 def with_anchor_pairs(frame, count, seed):
