@@ -1,6 +1,6 @@
 # make run: serve the models in running_model/ on 127.0.0.1:8000 (PORT=... to change)
 # make test: run the test suite, browser tests included. Both create .venv and install
-#   requirements when needed; make test also installs Debian's Chromium when it can.
+#   requirements when needed; make test also installs Debian's Chromium and PostgreSQL when it can.
 # make bench: load-test the app against the naive baseline (BENCH_ARGS="--gpu", see bench/run.py)
 # make screenshots: docs/screenshot-*.png of the real models' pages, for the README
 VENV := .venv
@@ -11,8 +11,11 @@ DEPS := $(VENV)/.deps-installed
 # fonts draw the Korean text in screenshots.
 CHROMIUM := /usr/bin/chromium
 BROWSER_PACKAGES := chromium fonts-nanum
+# The feedback store's tests also run against a real PostgreSQL server, started in a temporary
+# directory by the test suite (tests/conftest.py): Debian's server package provides it.
+POSTGRES_PACKAGES := postgresql
 
-.PHONY: venv browser run test bench screenshots
+.PHONY: venv browser postgres run test bench screenshots
 
 venv: $(DEPS)
 
@@ -36,10 +39,23 @@ browser:
 			"Install it with: sudo apt-get install $(BROWSER_PACKAGES)"; \
 	fi
 
+# Installs PostgreSQL with apt when initdb is missing and we are root; otherwise says how, and
+# the PostgreSQL tests are skipped with that reason.
+postgres:
+	@if command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $(POSTGRES_PACKAGES) for the feedback store tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq --no-install-recommends $(POSTGRES_PACKAGES); \
+	else \
+		echo "No PostgreSQL server: its tests will be skipped." \
+			"Install it with: sudo apt-get install $(POSTGRES_PACKAGES)"; \
+	fi
+
 run: venv
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py 'main:create_app()'
 
-test: venv browser
+test: venv browser postgres
 	$(PYTHON) -m pytest -q
 
 bench: venv

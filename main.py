@@ -8,6 +8,8 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 import api
+import batch
+import feedback
 import monitoring
 import pages
 import security
@@ -39,6 +41,16 @@ DEFAULTS = {
     "SECRET_KEY": None,  # signs the forms' CSRF tokens; None: a random one, with a warning
     "SESSION_COOKIE_SAMESITE": "Lax",  # the session cookie (CSRF token) stays on this site
     "LOG_INPUTS": False,  # log the texts users send; False: only how many and how long
+    # Batch analysis of files (batch.py, jobs.py).
+    "BATCH_FILE_MAX_BYTES": 5_242_880,  # largest uploaded file (5 MB)
+    "BATCH_FILE_MAX_ROWS": 10_000,  # most data rows in one file
+    "BATCH_JOBS_DIR": None,  # job files, shared by the workers; None: <instance>/jobs
+    "BATCH_JOB_CHUNK": None,  # inputs a job hands the batcher at a time; None: BATCH_MAX_ROWS
+    "BATCH_JOBS_PER_WORKER": 1,  # jobs one worker runs at once; more wait their turn
+    "BATCH_JOB_TTL_S": 86_400,  # a finished job's files are removed this long after it ended
+    # Feedback store (feedback.py).
+    "FEEDBACK_DATABASE_URL": None,  # any SQLAlchemy URL; None: SQLite <instance>/feedback.db
+    "FEEDBACK_MAX_ROWS": 100_000,  # past it new feedback is refused with a message
 }
 
 
@@ -51,12 +63,16 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # Korean stays readable in JSON, not \uXXXX
     monitoring.init_app(app)
+    batch.init_app(app)  # before security: its upload limit must be set before CSRF reads forms
     security.init_app(app, csrf_exempt=[api.bp])  # also turns debug off under gunicorn
     # INFO: one line per prediction (serving.log_inputs); set after debug is settled.
     app.logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
     serving.init_app(app)
+    feedback.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(batch.bp)
+    app.register_blueprint(feedback.bp)
     app.register_error_handler(HTTPException, http_error)
     return app
 

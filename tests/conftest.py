@@ -3,6 +3,7 @@ import json
 import os
 import random
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,11 @@ from pathlib import Path
 HUB_CACHE = Path(tempfile.mkdtemp(prefix="test-hf-hub-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = str(HUB_CACHE)
+# Nor do they write job files or feedback under the repository's instance/ folder: every app
+# they create (and every gunicorn they start) uses this temporary one unless a test says otherwise.
+TEST_INSTANCE = Path(tempfile.mkdtemp(prefix="test-instance-"))
+os.environ["FLASK_BATCH_JOBS_DIR"] = str(TEST_INSTANCE / "jobs")
+os.environ["FLASK_FEEDBACK_DATABASE_URL"] = f"sqlite:///{TEST_INSTANCE / 'feedback.db'}"
 
 import pytest  # noqa: E402
 
@@ -46,8 +52,9 @@ def put_in_hub_cache(hub_cache, model_dir, repo_id):
 
 
 def pytest_unconfigure(config):
-    """Remove the temporary hub cache."""
+    """Remove the temporary hub cache and instance folder."""
     shutil.rmtree(HUB_CACHE, ignore_errors=True)
+    shutil.rmtree(TEST_INSTANCE, ignore_errors=True)
 
 
 def build_tokenizer():
@@ -160,3 +167,56 @@ def live_server(carded_models, tmp_path_factory):
     with running(carded_models, log, workers=2, FLASK_SECRET_KEY=None, FLASK_DEBUG="1",
                  FLASK_LOG_INPUTS=None, FLASK_QUEUE_MAX="48") as server:
         yield server
+
+
+def postgres_bin_dir():
+    """Where initdb and pg_ctl are: on PATH, else Debian's /usr/lib/postgresql/<version>/bin."""
+    initdb = shutil.which("initdb")
+    if initdb:
+        return Path(initdb).resolve().parent
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server in a temporary directory, reached on a Unix socket only.
+
+    Its SQLAlchemy URL, for the database "postgres". Skipped, saying why, when there is no
+    PostgreSQL (make test installs Debian's package as root) or it cannot start.
+    """
+    pytest.importorskip("psycopg", reason="psycopg is not installed (requirements.txt)")
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server (initdb): apt-get install postgresql "
+                    "(make test does it when run as root)")
+    directory = Path(tempfile.mkdtemp(prefix="test-pg-"))
+    # PostgreSQL refuses to run as root: then it runs as nobody, in a directory nobody owns.
+    as_user = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+    if as_user:
+        shutil.chown(directory, "nobody")
+    pg_ctl = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(directory / "data")]
+    try:
+        run_quietly([*as_user, str(bin_dir / "initdb"), "-D", str(directory / "data"),
+                     "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"])
+        run_quietly([*pg_ctl, "-l", str(directory / "server.log"), "-w", "-t", "60", "-o",
+                     f"-k {directory} -c listen_addresses='' -c fsync=off", "start"])
+    except (OSError, subprocess.SubprocessError) as error:
+        log = directory / "server.log"
+        detail = log.read_text(errors="replace")[-300:] if log.exists() else ""
+        shutil.rmtree(directory, ignore_errors=True)
+        output = getattr(error, "output", None) or ""
+        pytest.skip(f"PostgreSQL could not start: {error} {output} {detail}".strip())
+    try:
+        yield f"postgresql+psycopg://postgres@/postgres?host={directory}"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_quietly(command) -> None:
+    """Run command; CalledProcessError with its output when it fails."""
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    if done.returncode:
+        raise subprocess.CalledProcessError(done.returncode, command[-1],
+                                            (done.stdout + done.stderr)[-300:])

@@ -173,3 +173,30 @@ def test_sentiment_highlights_words(page, live_server, screenshot_dir):
     page.get_by_role("button", name="분석", exact=True).click()
     page.locator(".result .verdict").wait_for()
     assert page.locator(".explanation").count() == 0 and not page.is_checked("#explain")
+
+
+def test_batch_page_shows_progress_then_the_summary(page, live_server, tmp_path, screenshot_dir):
+    reviews = tmp_path / "리뷰.csv"
+    rows = [f"리뷰 {i}번 정말 재밌다" for i in range(9999)] + [""]
+    reviews.write_bytes(("id,document\n" + "".join(f"{i},{r}\n" for i, r in enumerate(rows)))
+                        .encode("cp949"))
+    page.goto(f"{live_server.url}/batch")
+    page.set_input_files("#file", str(reviews))
+    page.get_by_role("button", name="미리 보기").click()
+    assert "CP949 (EUC-KR)" in page.inner_text("main") and page.input_value("#column1") == "document"
+    page.get_by_role("button", name="분석 시작").click()
+    page.locator("#job-progress progress").wait_for()  # 10,000 rows take seconds: running
+    # Only batch.js brings the result: it polls the status and reloads the page once done.
+    page.get_by_role("link", name="결과 CSV 내려받기").wait_for(timeout=120_000)
+    assert "10001행 'document' 열: 내용이 비어 있습니다" in page.inner_text(".problems")
+    shoot(page, screenshot_dir, "batch")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="결과 CSV 내려받기").click()
+    assert download.value.suggested_filename == "리뷰-결과.csv"
+
+
+def test_feedback_form_under_a_result(page, live_server):
+    analyze(page, live_server.url, "이 영화 정말 재밌다!")
+    page.get_by_text("결과가 틀렸나요?").click()
+    page.get_by_role("button", name="보내기").click()  # the opposite answer is preselected
+    assert "고맙습니다" in page.inner_text("main")

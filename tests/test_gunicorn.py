@@ -1,8 +1,12 @@
 """Smoke test: gunicorn with gunicorn.conf.py serves both tasks on a loopback port."""
+import csv
+import io
+import json
 import os
 import runpy
 import shutil
 import subprocess
+import time
 import urllib.request
 
 import pytest
@@ -92,3 +96,26 @@ def test_a_form_from_one_worker_posts_to_any(live_server):
     browser, form = open_form(live_server.url, "/sentiment", {"text": "재밌다"})
     for _ in range(8):  # each on a new connection, taken by whichever worker accepts first
         assert "<meter" in post_form(browser, live_server.url, "/sentiment", form)
+
+
+def test_a_batch_job_works_across_workers(live_server):
+    # The worker that takes the upload runs the job; the polls and the download, each on a new
+    # connection, land on either worker, which read the job from the shared directory.
+    rows = [f"리뷰 {i}번 정말 재밌다" for i in range(2000)]
+    body = ("document\n" + "\n".join(rows) + "\n").encode("cp949")
+    request = urllib.request.Request(f"{live_server.url}/api/v1/batch/sentiment", data=body,
+                                     headers={"Content-Type": "text/csv"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+        job = json.load(response)
+    deadline, seen = time.monotonic() + 120, []
+    while not seen or seen[-1]["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, seen[-1]
+        seen.append(call(f"{live_server.url}{job['status_url']}"))
+        time.sleep(0.05)
+    progress = [status["done"] for status in seen]
+    assert seen[-1]["state"] == "done" and progress == sorted(progress) and progress[-1] == 2000
+    with urllib.request.urlopen(f"{live_server.url}{job['result_url']}", timeout=30) as response:
+        result = list(csv.DictReader(io.StringIO(response.read().decode("utf-8-sig"))))
+    assert [row["document"] for row in result] == rows
+    assert {row["label_ko"] for row in result} <= {"긍정", "부정"}

@@ -81,6 +81,7 @@ class FinetuneArgs:
     pseudo_weight: float = field(default=1.0, metadata={"help": "What one pseudo-labeled review counts in the loss, against 1 for a gold review."})
     max_pseudo_examples: int = field(default=0, metadata={"help": "Use only the first (most confident) N pseudo-labeled reviews (0 = all)."})
     mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU that supports it, else none; `accelerate launch --mixed_precision` wins), no, bf16 or fp16."})
+    extra_train: str = field(default=None, metadata={"help": "A TSV in the task's NSMC or KorSTS format (`flask --app main feedback export`) added to the training data, minus texts of dev or the held-out set."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
@@ -170,6 +171,8 @@ def load_splits(args: FinetuneArgs):
     if args.regression and args.teacher_pairs:
         pairs = teacher_scored_pairs(korsts_train, root, args.teacher_pairs, args.seed, args.clean)
         train = pd.concat([train, pairs], ignore_index=True)
+    if args.extra_train:
+        train = with_extra_train(train, dev, args, root)
     if args.regression and args.swap_pairs:
         train = with_swapped_pairs(train)
     return train, dev
@@ -186,6 +189,22 @@ def extra_dev_sets(args) -> dict:
         held_out = klue_sts_split(data.data_dir(args.data_dir))[1]
         return {"klue_sts_heldout": held_out.iloc[:args.max_dev_examples or None]}
     return {}
+HELD_OUT = {"sentiment": "nsmc/ratings_test.txt", "similarity": "korsts/sts-dev.tsv"}
+
+
+def with_extra_train(train, dev, args, root):
+    """train plus the --extra_train file's rows, except those with a text of dev or the held-out set."""
+    extra = data.load_task_data(args.task, args.extra_train)
+    columns = ["sentence1", "sentence2"] if args.regression else ["text"]
+    held_out = set(dev[columns].stack())
+    for frame in extra_dev_sets(args).values():  # the KLUE-STS held-out tenth selects too
+        held_out |= set(frame[columns].stack())
+    if (root / HELD_OUT[args.task]).exists():
+        held_out |= set(data.load_task_data(args.task, root / HELD_OUT[args.task])[columns].stack())
+    kept = extra[~extra[columns].isin(held_out).any(axis=1)]
+    print(f"--extra_train: {len(kept)} of {len(extra)} rows added "
+          f"({len(extra) - len(kept)} share a text with dev or held-out data)")
+    return pd.concat([train, kept[train.columns]], ignore_index=True)
 
 
 def with_anchor_pairs(frame, count, seed):
