@@ -29,7 +29,7 @@ DEFAULTS = {
     "EXPLAIN": True,  # per-word contributions on the sentiment page and with "explain" in the API
     "EXPLAIN_MAX_WORDS": 30,  # words explained per text: 30 + the text fit one 32-row pass
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
-    "QUANTIZE": None,  # int8 dynamic quantization of the Linear layers; None: on for CPU, off on CUDA
+    "QUANTIZE": None,  # int8 dynamic quantization of the Linear layers; None: on for CPU unless the model's serving.json says not, off on CUDA
     # Micro-batching: concurrent requests for one model share forward passes (batching.py).
     "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
     "BATCH_TOKEN_BUDGET": 4096,  # most padded tokens (rows × longest row) in one forward pass

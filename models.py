@@ -157,7 +157,10 @@ class Predictor:
         dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         model = model.to(device=self.device, dtype=dtype).eval()
         # None: int8 on a CPU, where it measured faster at no accuracy cost (README), never on CUDA.
-        wanted = self.device.type == "cpu" if quantize is None else bool(quantize)
+        # A model whose export measured int8 costing accuracy says so in serving.json ("quantize":
+        # false); None then leaves it in fp32, an explicit true still quantizes it.
+        auto = self.device.type == "cpu" and info.get("quantize", True)
+        wanted = auto if quantize is None else bool(quantize)
         self.quantized = wanted and self.device.type == "cpu"
         if wanted and not self.quantized:
             log.warning("QUANTIZE applies to CPU models only; %s runs unquantized", self.device)
@@ -166,6 +169,9 @@ class Predictor:
         self.max_length = max_length or self._default_max_length()
         self.cleaning = bool(info.get("clean", True))
         self.name = info.get("name") or self._default_name()
+        # What the weights are and how they were made (training.export writes it); none for a
+        # model from elsewhere, whose own card says.
+        self.origin = info.get("origin")
         self.call_cost_tokens = CALL_COST_TOKENS.get(self.device.type, batching.NEVER_SPLIT)
         # The fast tokenizer keeps its truncation settings in shared state: one caller at a time.
         self._tokenizer_lock = threading.Lock()
@@ -184,7 +190,7 @@ class Predictor:
         """What /readyz and the pages show about this model."""
         return {"name": self.name, "task": self.task, "device": str(self.device),
                 "max_length": self.max_length, "clean": self.cleaning,
-                "quantized": self.quantized}
+                "quantized": self.quantized, "origin": self.origin}
 
     def clean(self, text: str) -> str:
         """The cleaning this model was trained with."""

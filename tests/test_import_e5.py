@@ -152,3 +152,12 @@ def test_tiny_finetune_from_an_imported_checkpoint(converted, tmp_path):
     assert torch.equal(served, imported)  # frozen: the imported pieces are untouched
     result = predictor.predict([("오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요")])[0]
     assert 0.0 <= result["score"] <= 5.0
+
+
+def test_zero_shot_cosine_ranks_paraphrases_above_unrelated_pairs(tmp_path):
+    from training import zero_shot
+    write_sts_data(tmp_path / "data")
+    result = zero_shot.zero_shot(zero_shot.ZeroShotArgs(data=str(tmp_path / "data" / "korsts" / "sts-train.tsv")))
+    assert result["metrics"]["n"] == 24 and result["held_out"] is False
+    paraphrase, unrelated = zero_shot.cosine_scores([SENTENCES[0], SENTENCES[0]], [SENTENCES[1], SENTENCES[2]])
+    assert 0.0 <= unrelated < paraphrase <= 5.0

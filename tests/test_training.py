@@ -2,6 +2,7 @@
 import json
 import math
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,14 @@ def data_root(tmp_path_factory):
     questions = [(NEGATIVE[i % 5], NEGATIVE[(i + 2) % 5], i % 2) for i in range(10)]
     for name in ("train.tsv", "dev.tsv"):
         write_tsv(root / "extra" / "question-pair" / name, ("question1", "question2", "is_duplicate"), questions)
+    nli = [{"premise": POSITIVE[i % 5], "hypothesis": (POSITIVE if i % 3 == 0 else NEGATIVE)[(i + 1) % 5],
+            "gold_label": ("entailment", "neutral", "contradiction")[i % 3]} for i in range(30)]
+    (root / "klue-nli").mkdir()
+    for part, rows in (("train", nli), ("dev", nli[:12])):
+        (root / "klue-nli" / f"klue-nli-v1.1_{part}.json").write_text(json.dumps(rows, ensure_ascii=False))
+    klue = ["sentence1,sentence2,label"] + [f"{a},{b},{score}" for _, _, _, _, score, a, b in pairs[:40]]
+    (root / "klue-sts").mkdir()
+    (root / "klue-sts" / "klue-sts-v1.1_train.csv").write_text("\n".join(klue) + "\n", encoding="utf-8")
     corpus = [row[1] for row in review_rows(300, 3)]
     (root / "pretrain").mkdir()
     (root / "pretrain" / "movie_reviews.txt").write_text("\n".join(corpus) + "\n", encoding="utf-8")
@@ -441,3 +450,88 @@ def test_perturb_keeps_words_of_the_sentence_and_the_donor():
     for _ in range(50):
         words = finetune.perturb(sentence, donor, rng).split()
         assert words and set(words) <= set(sentence.split()) | set(donor.split())
+
+
+def test_nli_stage_then_similarity_from_it(data_root, tokenizer_dir, tmp_path):
+    run_finetune("nli", data_root, tokenizer_dir, tmp_path / "nli")
+    nli = tmp_path / "nli" / "best"
+    metrics = json.loads((nli / "dev_metrics.json").read_text())
+    assert metrics["n"] == 12 and len(metrics["confusion_matrix"]) == 3
+    assert json.loads((nli / "config.json").read_text())["id2label"]["2"] == "contradiction"
+    run_finetune("similarity", data_root, nli, tmp_path / "sts", "--init", str(nli), "--klue_sts", "true")
+    sts = tmp_path / "sts" / "best"
+    metrics = json.loads((sts / "dev_metrics.json").read_text())
+    assert metrics["klue_sts_heldout"]["n"] == 4  # the fixed tenth of 40 KLUE-STS pairs
+    assert metrics["selection"] == pytest.approx(
+        (metrics["spearman"] + metrics["klue_sts_heldout"]["spearman"]) / 2)
+    assert load_predictor(sts, "similarity").config.num_labels == 1  # the NLI head was replaced
+
+
+def test_evaluate_scores_only_the_klue_sts_held_out_tenth(trained, data_root):
+    path = data_root / "klue-sts" / "klue-sts-v1.1_train.csv"
+    args = evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
+                                 data=str(path), held_out=True)
+    result = evaluate.evaluate(args)
+    assert result["held_out"] is True and result["metrics"]["n"] == 4
+    with pytest.raises(ValueError, match="similarity"):
+        data.load_eval_data("sentiment", data_root / "nsmc" / "ratings_test.txt", held_out=True)
+
+
+def test_export_says_a_model_from_e5_weights_is_not_koelectra(trained, tmp_path):
+    imported, stage = tmp_path / "e5-import", tmp_path / "nli"
+    imported.mkdir()
+    (imported / "import.json").write_text(json.dumps({"pieces": 250002, "kept": 28434,
+                                                      "held_out_changed": 263, "held_out_texts": 53000}))
+    stage.mkdir()
+    (stage / "train_args.json").write_text(json.dumps({"task": "nli", "init": str(imported)}))
+    source = tmp_path / "model"
+    shutil.copytree(trained / "similarity" / "best", source)
+    train_args = json.loads((source / "train_args.json").read_text())
+    (source / "train_args.json").write_text(json.dumps({**train_args, "init": str(stage), "klue_sts": True}))
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(source), out=str(out), command=["make it"]))
+    serving = json.loads((out / "serving.json").read_text())
+    assert "multilingual-e5-small" in serving["origin"] and "KoELECTRA 아님" in serving["origin"]
+    card = (out / "README.md").read_text()
+    assert "**This is not KoELECTRA**" in card and "28,434 pieces" in card
+    assert "KLUE-STS v1.1 train" in card and "KLUE-NLI" in card
+    assert load_predictor(out, "similarity").describe()["origin"] == serving["origin"]
+
+
+def test_export_of_a_model_trained_from_scratch_says_so(trained, tmp_path):
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(trained / "sentiment" / "best"), out=str(out)))
+    serving = json.loads((out / "serving.json").read_text())
+    assert "random" in serving["origin"] and "e5" not in serving["origin"]
+
+
+def write_evaluation(path, spearman, quantized):
+    """A training.evaluate result file with one Spearman figure."""
+    path.write_text(json.dumps({"task": "similarity", "model": "m", "model_path": "m", "data": "dev.tsv",
+                                "held_out": False, "quantized": quantized,
+                                "metrics": {"spearman": spearman}}))
+    return str(path)
+
+
+@pytest.mark.parametrize("int8_spearman, served_int8", [(0.8400, True), (0.7700, False)])
+def test_export_keeps_int8_only_when_it_costs_nothing(trained, tmp_path, int8_spearman, served_int8):
+    evaluations = [write_evaluation(tmp_path / "fp32.json", 0.8437, False),
+                   write_evaluation(tmp_path / "int8.json", int8_spearman, True)]
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(trained / "similarity" / "best"), out=str(out),
+                                    evaluations=evaluations))
+    assert json.loads((out / "serving.json").read_text())["quantize"] is served_int8
+    assert load_predictor(out, "similarity", quantize=None, device="cpu").quantized is served_int8
+    assert load_predictor(out, "similarity", quantize=True, device="cpu").quantized  # asked for: obeyed
+
+
+@pytest.mark.parametrize("train_klue, added", [("true", 36), ("false", 0)])
+def test_klue_sts_trains_on_nine_tenths_and_holds_out_the_rest(data_root, tokenizer_dir, train_klue, added):
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--tokenizer",
+                                str(tokenizer_dir), *NO_EXTRA_PAIRS, "--klue_sts", "true",
+                                "--train_klue_sts", train_klue])
+    train, dev = finetune.load_splits(args)
+    korsts = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    assert len(train) == len(korsts) + added
+    held_out = finetune.extra_dev_sets(args)["klue_sts_heldout"]
+    assert len(held_out) == 4  # scored either way

@@ -25,6 +25,7 @@ class BaselineArgs:
     data_dir: str = field(default=None, metadata={"help": "Data root (default $KOTEXT_DATA_DIR or ../shared/data)."})
     eval_file: str = field(default=None, metadata={"help": "File to score (default NSMC test / KorSTS dev)."})
     clean: bool = field(default=True, metadata={"help": "Apply preprocessing.clean() first."})
+    held_out: bool = field(default=False, metadata={"help": "Score only the fixed held-out tenth of a KLUE-STS train file."})
     max_ngram: int = field(default=0, metadata={"help": "Longest char n-gram (default 4 sentiment, 3 similarity)."})
 
 
@@ -96,12 +97,13 @@ def main(argv=None):
     root = data.data_dir(args.data_dir)
     default = root / ("nsmc/ratings_test.txt" if args.task == "sentiment" else "korsts/sts-dev.tsv")
     eval_file = args.eval_file or str(default)
-    evaluation = data.load_task_data(args.task, eval_file)
+    evaluation = data.load_eval_data(args.task, eval_file, args.held_out)
     started = time.time()
     run = sentiment_baseline if args.task == "sentiment" else similarity_baseline
     metrics = run(args, root, evaluation)
     name = "tfidf-char-logreg" if args.task == "sentiment" else "tfidf-char-cosine"
-    print(json.dumps({"task": args.task, "model": name, "data": eval_file, "clean": args.clean,
+    print(json.dumps({"task": args.task, "model": name, "data": eval_file, "held_out": args.held_out,
+                      "clean": args.clean,
                       "metrics": metrics, "seconds": round(time.time() - started, 1)}, indent=2))
 
 

@@ -16,7 +16,7 @@ def encode_task(tokenizer, frame, task, max_length, cleaning=True):
         first = [clean_if(text, cleaning) for text in frame["sentence1"]]
         second = [clean_if(text, cleaning) for text in frame["sentence2"]]
         encoded = tokenizer(first, second, truncation=True, max_length=max_length)
-        labels = frame["score"].tolist()
+        labels = frame["label" if task == "nli" else "score"].tolist()
     type_ids = encoded.get("token_type_ids") or [[0] * len(ids) for ids in encoded["input_ids"]]
     return {"input_ids": encoded["input_ids"], "token_type_ids": type_ids, "labels": labels}
 

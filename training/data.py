@@ -86,6 +86,16 @@ def load_task_data(task, path) -> pd.DataFrame:
     return load_nsmc(path) if task == "sentiment" else load_pairs(path)
 
 
+def load_eval_data(task, path, held_out=False) -> pd.DataFrame:
+    """Labeled data to score; held_out keeps only the KLUE-STS train file's fixed held-out tenth."""
+    frame = load_task_data(task, path)
+    if held_out:
+        if task != "similarity":
+            raise ValueError("--held_out applies to the KLUE-STS train file (similarity) only")
+        frame = split_klue_sts_train(frame)[1]
+    return frame
+
+
 def load_paraphrase_pairs(root) -> pd.DataFrame:
     """The extra labeled pair sets as binary paraphrase pairs (label 1 = same meaning)."""
     root = Path(root) / "extra"

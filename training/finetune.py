@@ -41,11 +41,12 @@ from training.soft_labels import (add_pseudo_labels, mixed_loss, read_pseudo_lab
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 LABELS = {0: "negative", 1: "positive"}
+NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
 
 
 @dataclass
 class FinetuneArgs:
-    task: str = field(metadata={"help": "sentiment (NSMC) or similarity (KorSTS)."})
+    task: str = field(metadata={"help": "sentiment (NSMC), similarity (KorSTS) or nli (KLUE-NLI: a first stage to start similarity from)."})
     out: str = field(default=None, metadata={"help": "Output directory (default runs/<task>)."})
     data_dir: str = field(default=None, metadata={"help": "Data root (default $KOTEXT_DATA_DIR or ../shared/data)."})
     tokenizer: str = field(default="runs/tokenizer-wp32k", metadata={"help": "Tokenizer directory or id (ignored with --init)."})
@@ -70,6 +71,7 @@ class FinetuneArgs:
     checkpoint_every: int = field(default=500, metadata={"help": "Steps between resumable checkpoints."})
     resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint.pt if present."})
     klue_sts: bool = field(default=False, metadata={"help": "Similarity: also train on KLUE-STS train less a fixed tenth, which is scored at each evaluation and shares checkpoint selection with KorSTS dev."})
+    train_klue_sts: bool = field(default=True, metadata={"help": "With --klue_sts: also train on its 90 percent (false: only score the held-out tenth, e.g. for a last stage on KorSTS alone)."})
     freeze_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings as initialised (faster steps, no drift of rare pieces)."})
     swap_pairs: bool = field(default=False, metadata={"help": "Similarity: also train on every pair in swapped order."})
     anchor_pairs: int = field(default=0, metadata={"help": "Similarity: add this many identical (5.0) and random (0.0) pairs."})
@@ -87,8 +89,8 @@ class FinetuneArgs:
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
 
     def __post_init__(self):
-        if self.task not in ("sentiment", "similarity"):
-            raise ValueError(f"--task must be sentiment or similarity, not {self.task!r}")
+        if self.task not in ("sentiment", "similarity", "nli"):
+            raise ValueError(f"--task must be sentiment, similarity or nli, not {self.task!r}")
         if self.hidden_size % self.num_heads:
             raise ValueError("hidden_size must be divisible by num_heads")
         self.out = self.out or f"runs/{self.task}"
@@ -136,8 +138,10 @@ def seed_everything(seed):
 
 def build_model(args: FinetuneArgs, vocab_size: int):
     """A classifier from --init, or a random-init ELECTRA of the configured size."""
+    labels = NLI_LABELS if args.task == "nli" else LABELS
     task_kwargs = ({"num_labels": 1, "problem_type": "regression"} if args.regression else
-                   {"num_labels": 2, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()},
+                   {"num_labels": len(labels), "id2label": labels,
+                    "label2id": {v: k for k, v in labels.items()},
                     "problem_type": "single_label_classification"})
     if args.init:
         # The head is new for this task; a classifier --init of another shape keeps only its encoder.
@@ -156,10 +160,12 @@ def load_splits(args: FinetuneArgs):
     root = data.data_dir(args.data_dir)
     if args.task == "sentiment":
         train, dev = data.split_nsmc_train(data.load_nsmc(root / "nsmc" / "ratings_train.txt"))
+    elif args.task == "nli":
+        train, dev = (nli_frame(root / "klue-nli" / f"klue-nli-v1.1_{part}.json") for part in ("train", "dev"))
     else:
         train = data.load_korsts(root / "korsts" / "sts-train.tsv")
         dev = data.load_korsts(root / "korsts" / "sts-dev.tsv")
-        if args.klue_sts:
+        if args.klue_sts and args.train_klue_sts:
             train = pd.concat([train, klue_sts_split(root)[0]], ignore_index=True)
     if args.max_train_examples:
         train = train.iloc[:args.max_train_examples]
@@ -176,6 +182,13 @@ def load_splits(args: FinetuneArgs):
     if args.regression and args.swap_pairs:
         train = with_swapped_pairs(train)
     return train, dev
+
+
+def nli_frame(path):
+    """KLUE-NLI pairs with integer labels (NLI_LABELS order)."""
+    frame = data.load_klue_nli(path)
+    index = {name: i for i, name in NLI_LABELS.items()}
+    return frame.assign(label=frame["label"].map(index).astype(int))
 
 
 def klue_sts_split(root):
@@ -282,7 +295,7 @@ def dev_metrics(model, dataset, args, device, pad_id) -> dict:
     predictions = predict_dev(model, dataset, args, device, pad_id)
     if args.regression:
         return similarity_metrics(dataset["labels"], [min(max(p, 0.0), 5.0) for p in predictions])
-    return sentiment_metrics(dataset["labels"], predictions)
+    return sentiment_metrics(dataset["labels"], predictions, classes=3 if args.task == "nli" else 2)
 
 
 def save_model(model, tokenizer, args, directory, metrics):

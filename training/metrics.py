@@ -7,11 +7,11 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_squ
 SIMILAR_THRESHOLD = 3.0
 
 
-def sentiment_metrics(labels, predictions) -> dict:
-    """Accuracy, macro F1 and the confusion matrix (rows: true negative/positive)."""
+def sentiment_metrics(labels, predictions, classes=2) -> dict:
+    """Accuracy, macro F1 and the confusion matrix (rows: true class; sentiment: negative/positive)."""
     return {"accuracy": float(accuracy_score(labels, predictions)),
             "macro_f1": float(f1_score(labels, predictions, average="macro")),
-            "confusion_matrix": confusion_matrix(labels, predictions, labels=[0, 1]).tolist(),
+            "confusion_matrix": confusion_matrix(labels, predictions, labels=list(range(classes))).tolist(),
             "n": len(labels)}
 
 
@@ -33,6 +33,6 @@ def similarity_metrics(gold, predicted) -> dict:
 
 
 def headline(task, metrics) -> float:
-    """The one number a model is selected on: accuracy or Spearman (-inf when undefined)."""
-    value = metrics["accuracy"] if task == "sentiment" else metrics["spearman"]
+    """The one number a model is selected on: Spearman or accuracy (-inf when undefined)."""
+    value = metrics["spearman"] if task == "similarity" else metrics["accuracy"]
     return -math.inf if value is None else value
