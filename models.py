@@ -156,9 +156,8 @@ class Predictor:
         # fp16 halves GPU memory and speeds up inference; CPUs run fp32 (fp16 there is slow).
         dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         model = model.to(device=self.device, dtype=dtype).eval()
-        # None: int8 on a CPU, where it measured faster at no accuracy cost (README), never on CUDA.
-        # A model whose export measured int8 costing accuracy says so in serving.json ("quantize":
-        # false); None then leaves it in fp32, an explicit true still quantizes it.
+        # None: int8 on a CPU (faster), never on CUDA; but a model whose export measured int8
+        # costing accuracy says "quantize": false in serving.json and stays fp32. True obeys.
         auto = self.device.type == "cpu" and info.get("quantize", True)
         wanted = auto if quantize is None else bool(quantize)
         self.quantized = wanted and self.device.type == "cpu"

@@ -87,7 +87,11 @@ class E5Checkpoint:
     buffer: bytes
 
     def array(self, name, rows=None) -> np.ndarray:
-        """A tensor as fp32, dequantized when 4-bit; rows selects rows of a matrix."""
+        """A tensor as fp32, dequantized when 4-bit; rows selects rows of a matrix.
+
+        fp32 embedding tables ([positions or types, hidden]) come back 2-D; other fp32 tensors
+        (biases, LayerNorms) 1-D; 4-bit matrices [out, in].
+        """
         dtype, count, offset = self.tensors[name]
         width = self.hyper["hidden"] if name.startswith("emb.") else None
         if dtype == 0:
@@ -310,15 +314,8 @@ def state_dict(checkpoint, rows) -> dict:
     unused = set(checkpoint.tensors) - set(names)
     if unused:
         raise ValueError(f"tensors in the checkpoint with no ELECTRA counterpart: {sorted(unused)}")
-    weights = {}
-    for source, target in names.items():
-        array = checkpoint.array(source, rows if source == "emb.word" else None)
-        if source.endswith(".w") and array.ndim == 1 and "ln" not in source:
-            array = array.reshape(-1, checkpoint.row_width(source))
-        weights[target] = torch.tensor(array)
-    weights["embeddings.token_type_embeddings.weight"] = weights[
-        "embeddings.token_type_embeddings.weight"].reshape(hyper["types"], hyper["hidden"])
-    return weights
+    return {target: torch.tensor(checkpoint.array(source, rows if source == "emb.word" else None))
+            for source, target in names.items()}
 
 
 def electra_config(hyper, vocab_size, pad_id) -> ElectraConfig:
