@@ -28,7 +28,7 @@ def checkpoint():
 def converted(checkpoint, tmp_path_factory):
     """The model pruned to the pieces of SENTENCES (with their query prefix), saved to a directory."""
     texts = [clean(s) for s in SENTENCES] + ["query: " + s for s in SENTENCES]
-    model, tokenizer, summary = import_e5.convert(checkpoint, texts)
+    model, tokenizer, summary = import_e5.convert(checkpoint, texts, held_out=["the parliament voted"])
     directory = tmp_path_factory.mktemp("e5-import")
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -89,6 +89,7 @@ def test_pruning_keeps_specials_single_characters_and_used_pieces(checkpoint, co
     assert all(token in vocabulary for token in import_e5.SPECIALS)
     assert all(piece in vocabulary for piece in checkpoint.pieces if len(piece) == 1)
     assert "▁날씨" in vocabulary and "▁parliament" not in vocabulary
+    assert (summary["held_out_texts"], summary["held_out_changed"]) == (1, 1)
 
 
 def test_pruning_changes_nothing_on_the_texts_it_was_built_from(checkpoint, converted):

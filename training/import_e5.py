@@ -335,8 +335,11 @@ def build_model(checkpoint, rows) -> ElectraModel:
     return model.eval()
 
 
-def convert(checkpoint, texts=None, min_count=1):
-    """(ElectraModel, tokenizer, summary); with texts, the vocabulary is pruned to what they use."""
+def convert(checkpoint, texts=None, min_count=1, held_out=()):
+    """(ElectraModel, tokenizer, summary); with texts, the vocabulary is pruned to what they use.
+
+    held_out: texts on which to count how many the pruned tokenizer cuts differently.
+    """
     pieces = checkpoint.pieces
     full = build_tokenizer(pieces, checkpoint.scores, checkpoint.normalization)
     summary = {"pieces": len(pieces)}
@@ -347,6 +350,9 @@ def convert(checkpoint, texts=None, min_count=1):
     tokenizer = build_tokenizer([pieces[i] for i in rows], checkpoint.scores[rows],
                                 checkpoint.normalization)
     summary.update(kept=len(rows), pieces_in_texts=len(counts), min_count=min_count)
+    if held_out:
+        summary.update(held_out_texts=len(held_out),
+                       held_out_changed=changed_tokenizations(full, tokenizer, held_out))
     return build_model(checkpoint, rows), tokenizer, summary
 
 
@@ -356,12 +362,8 @@ def import_e5(args: ImportArgs) -> dict:
     checkpoint = read_checkpoint(source)
     root = data.data_dir(args.data_dir)
     texts = training_texts(root, args.corpus_lines) if args.prune else None
-    model, tokenizer, summary = convert(checkpoint, texts, args.min_count)
-    if args.prune:
-        full = build_tokenizer(checkpoint.pieces, checkpoint.scores, checkpoint.normalization)
-        held_out = held_out_texts(root)
-        summary.update(held_out_texts=len(held_out),
-                       held_out_changed=changed_tokenizations(full, tokenizer, held_out))
+    held_out = held_out_texts(root) if args.prune else ()
+    model, tokenizer, summary = convert(checkpoint, texts, args.min_count, held_out)
     out = Path(args.out)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
