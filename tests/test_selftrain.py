@@ -128,6 +128,11 @@ def test_teacher_ensemble_is_the_mean_of_its_members(teacher_dir, ngram_model, d
     result = teacher.evaluate(teacher.TeacherArgs(teacher=str(teacher_dir), ngram=str(ngram_model),
                                                   data=str(data_root / "nsmc" / "ratings_test.txt"), device="cpu"))
     assert {name: m["n"] for name, m in result["metrics"].items()} == {"model": 41, "ngram": 41, "ensemble": 41}
+    sweep = result["weight_sweep"]
+    assert list(sweep) == [f"{w / 10:.1f}" for w in range(11)]
+    assert sweep["0.0"] == pytest.approx(result["metrics"]["model"]["accuracy"], abs=1e-5)
+    assert sweep["1.0"] == pytest.approx(result["metrics"]["ngram"]["accuracy"], abs=1e-5)
+    assert sweep["0.5"] == pytest.approx(result["metrics"]["ensemble"]["accuracy"], abs=1e-5)
     on_dev = teacher.evaluate(teacher.TeacherArgs(teacher=str(teacher_dir), data="dev", data_dir=str(data_root),
                                                   device="cpu"))
     assert on_dev["metrics"]["ensemble"]["n"] == 41  # the dev fifth of 201 training rows

@@ -14,7 +14,7 @@ from PIL import Image
 import model_info
 from model_info import PLOTS
 from models import load_predictor
-from training import baselines, data, evaluate, export, finetune, plots, pretrain
+from training import baselines, data, evaluate, export, finetune, lengths, plots, pretrain
 from training.batching import length_grouped_batches
 from training.tokenizer import train_tokenizer
 
@@ -473,8 +473,17 @@ def test_evaluate_scores_only_the_klue_sts_held_out_tenth(trained, data_root):
                                  data=str(path), held_out=True)
     result = evaluate.evaluate(args)
     assert result["held_out"] is True and result["metrics"]["n"] == 4
-    with pytest.raises(ValueError, match="similarity"):
-        data.load_eval_data("sentiment", data_root / "nsmc" / "ratings_test.txt", held_out=True)
+
+
+def test_evaluate_scores_the_nsmc_dev_fifth_with_cleaning_on_or_off(trained, data_root):
+    path = data_root / "nsmc" / "ratings_train.txt"
+    dev = data.split_nsmc_train(data.load_nsmc(path))[1]
+    assert data.load_eval_data("sentiment", path, held_out=True)["text"].tolist() == dev["text"].tolist()
+    runs = {clean: evaluate.evaluate(evaluate.EvaluateArgs(
+        task="sentiment", model=str(trained / "sentiment" / "best"), data=str(path), held_out=True, clean=clean))
+        for clean in (True, False)}
+    assert [runs[clean]["clean"] for clean in (True, False)] == [True, False]
+    assert all(run["metrics"]["n"] == len(dev) for run in runs.values())
 
 
 def test_export_says_a_model_from_e5_weights_is_not_koelectra(trained, tmp_path):
@@ -503,6 +512,13 @@ def test_export_of_a_model_trained_from_scratch_says_so(trained, tmp_path):
     export.export(export.ExportArgs(model=str(trained / "sentiment" / "best"), out=str(out)))
     serving = json.loads((out / "serving.json").read_text())
     assert "random" in serving["origin"] and "e5" not in serving["origin"]
+
+
+def test_export_card_names_the_pseudo_labeled_reviews_only_when_used():
+    plain = export.data_lines("sentiment", {"task": "sentiment"}, [])
+    student = export.data_lines("sentiment", {"task": "sentiment", "pseudo_labels": "p.tsv"}, [])
+    assert not any("movie_reviews" in line for line in plain)
+    assert student[1] == export.PSEUDO_LINE and "test or dev" in student[1]
 
 
 def write_evaluation(path, spearman, quantized):
@@ -535,3 +551,13 @@ def test_klue_sts_trains_on_nine_tenths_and_holds_out_the_rest(data_root, tokeni
     assert len(train) == len(korsts) + added
     held_out = finetune.extra_dev_sets(args)["klue_sts_heldout"]
     assert len(held_out) == 4  # scored either way
+
+
+def test_length_report_counts_the_train_split_under_each_limit(data_root, tokenizer_dir):
+    args = lengths.LengthArgs(tokenizer=str(tokenizer_dir), data_dir=str(data_root), limit=0,
+                              max_lengths="1,1000")
+    report = lengths.length_report(args)
+    train = data.split_nsmc_train(data.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))[0]
+    assert report["reviews"] == len(train)
+    assert report["share_longer_than"] == {"1": 1.0, "1000": 0.0}  # [CLS] and [SEP] alone make 2
+    assert 2 < report["mean"] <= report["p95"] <= report["p99"] <= report["max"]

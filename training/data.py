@@ -87,12 +87,13 @@ def load_task_data(task, path) -> pd.DataFrame:
 
 
 def load_eval_data(task, path, held_out=False) -> pd.DataFrame:
-    """Labeled data to score; held_out keeps only the KLUE-STS train file's fixed held-out tenth."""
+    """Labeled data to score; held_out keeps only the part of a train file that training never sees.
+
+    That is the fixed held-out tenth of the KLUE-STS train file, or the dev fifth of NSMC train.
+    """
     frame = load_task_data(task, path)
     if held_out:
-        if task != "similarity":
-            raise ValueError("--held_out applies to the KLUE-STS train file (similarity) only")
-        frame = split_klue_sts_train(frame)[1]
+        frame = (split_nsmc_train(frame) if task == "sentiment" else split_klue_sts_train(frame))[1]
     return frame
 
 

@@ -6,11 +6,14 @@
         --data ../shared/data/korsts/sts-dev.tsv      # or a KLUE-STS .json or .csv file
     python -m training.evaluate --task similarity --model running_model/similarity \
         --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
+    python -m training.evaluate --task sentiment --model runs/x/best \
+        --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
 --plots DIR also draws the evaluation plots (training/plots.py) into DIR.
 """
 import json
 import time
+from typing import Optional
 from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
@@ -25,7 +28,8 @@ class EvaluateArgs:
     task: str = field(metadata={"help": "sentiment or similarity."})
     model: str = field(metadata={"help": "Model directory or model id."})
     data: str = field(metadata={"help": "NSMC TSV, KorSTS TSV, or KLUE-STS JSON or CSV file."})
-    held_out: bool = field(default=False, metadata={"help": "Score only the fixed held-out tenth of a KLUE-STS train file (the part training never sees)."})
+    held_out: bool = field(default=False, metadata={"help": "Score only the part of a train file training never sees: KLUE-STS train's fixed held-out tenth, NSMC train's dev fifth."})
+    clean: Optional[bool] = field(default=None, metadata={"help": "Override the model's cleaning choice (serving.json `clean`) to measure it on or off."})
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
@@ -70,6 +74,8 @@ def evaluate(args: EvaluateArgs) -> dict:
         frame = frame.iloc[:args.limit]
     predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
                                quantize=args.quantize)
+    if args.clean is not None:
+        predictor.cleaning = args.clean
     started = time.time()
     if args.task == "sentiment":
         outputs = sentiment_outputs(predictor, frame)

@@ -93,7 +93,8 @@ def evaluation_rows(paths) -> list:
         result = json.loads(Path(path).read_text())
         figures = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
         name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "")
-        data = Path(result["data"]).name + (" (held-out 10%)" if result.get("held_out") else "")
+        part = " (dev fifth)" if result.get("task") == "sentiment" else " (held-out 10%)"
+        data = Path(result["data"]).name + (part if result.get("held_out") else "")
         rows.append(f"| {name} | `{data}` | {figures} | `{path}` |")
     return rows
 
@@ -146,12 +147,17 @@ def data_lines(task, train_args, chain) -> list:
               for d in chain if (Path(d) / "train_args.json").is_file()]
     if "nli" in stages:
         lines.append(NLI_LINE)
+    if task == "sentiment" and train_args.get("pseudo_labels"):
+        lines.append(PSEUDO_LINE)
     return lines
 
 
 KLUE_STS_LINE = ("- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fixed 90% "
                  "(`training.data.split_klue_sts_train`, random_state=42) trains; the other 10% "
                  "(1,167 pairs) is never trained on and shares checkpoint selection with KorSTS dev.")
+PSEUDO_LINE = ("- Also unlabeled reviews of `pretrain/movie_reviews.txt` (the 629k-review crawl NSMC comes "
+               "from) with soft labels from a teacher ensemble (`training.pseudolabel`); every line "
+               "matching an NSMC test or dev review was dropped before labeling.")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
             "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 

@@ -80,8 +80,21 @@ def evaluate(args: TeacherArgs) -> dict:
     scores = ensemble.components(frame["text"], progress=True)
     labels = frame["label"].tolist()
     metrics = {name: sentiment_metrics(labels, (p >= 0.5).astype(int).tolist()) for name, p in scores.items()}
-    return {"teacher": args.teacher, "ngram": args.ngram, "ngram_weight": ensemble.ngram_weight,
-            "data": args.data, "metrics": metrics, "seconds": round(time.time() - started, 1)}
+    report = {"teacher": args.teacher, "ngram": args.ngram, "ngram_weight": ensemble.ngram_weight,
+              "data": args.data, "metrics": metrics, "seconds": round(time.time() - started, 1)}
+    if "ngram" in scores:
+        report["weight_sweep"] = weight_sweep(scores["model"], scores["ngram"], labels)
+    return report
+
+
+def weight_sweep(model, ngram_scores, labels, steps=10) -> dict:
+    """Ensemble accuracy at n-gram weights 0, 0.1, …, 1 (choose the weight on dev, then use it on test)."""
+    labels = np.asarray(labels)
+    accuracy = {}
+    for weight in np.linspace(0, 1, steps + 1):
+        predicted = ((1 - weight) * model + weight * ngram_scores) >= 0.5
+        accuracy[f"{weight:.1f}"] = round(float((predicted == labels).mean()), 5)
+    return accuracy
 
 
 def main(argv=None):
