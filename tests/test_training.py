@@ -561,3 +561,14 @@ def test_length_report_counts_the_train_split_under_each_limit(data_root, tokeni
     assert report["reviews"] == len(train)
     assert report["share_longer_than"] == {"1": 1.0, "1000": 0.0}  # [CLS] and [SEP] alone make 2
     assert 2 < report["mean"] <= report["p95"] <= report["p99"] <= report["max"]
+
+
+def test_int8_is_compared_only_with_fp32_under_the_same_cleaning(tmp_path):
+    def evaluation(name, spearman, quantized, clean):
+        path = Path(write_evaluation(tmp_path / name, spearman, quantized))
+        path.write_text(json.dumps({**json.loads(path.read_text()), "clean": clean}))
+        return str(path)
+    cleaning_off = evaluation("off.json", 0.90, False, False)
+    int8_on, fp32_on = evaluation("int8.json", 0.84, True, True), evaluation("on.json", 0.8401, False, True)
+    assert export.int8_keeps_accuracy([cleaning_off, int8_on, fp32_on])
+    assert not export.int8_keeps_accuracy([evaluation("on-high.json", 0.90, False, True), int8_on])

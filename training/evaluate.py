@@ -13,8 +13,8 @@
 """
 import json
 import time
-from typing import Optional
 from dataclasses import dataclass, field
+from typing import Optional
 
 from transformers import HfArgumentParser
 

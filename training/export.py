@@ -209,10 +209,10 @@ def plots_section(names) -> str:
 def int8_keeps_accuracy(paths, tolerance=INT8_TOLERANCE) -> bool:
     """False when an evaluation pair (same data, fp32 and int8) shows int8 losing > tolerance."""
     results = [json.loads(Path(path).read_text()) for path in paths]
-    scored = {(r["data"], r.get("held_out", False), bool(r.get("quantized"))): r for r in results
-              if r.get("model_path")}  # training.evaluate results, not baselines
-    for (data_file, held_out, quantized), result in scored.items():
-        full = scored.get((data_file, held_out, False))
+    scored = {(r["data"], r.get("held_out", False), r.get("clean"), bool(r.get("quantized"))): r
+              for r in results if r.get("model_path")}  # training.evaluate results, not baselines
+    for (data_file, held_out, clean, quantized), result in scored.items():
+        full = scored.get((data_file, held_out, clean, False))
         if quantized and full:
             task = result["task"]
             if headline(task, full["metrics"]) - headline(task, result["metrics"]) > tolerance:
