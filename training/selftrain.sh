@@ -3,7 +3,7 @@
 # unlabeled reviews, in order:
 #   0. (GPU) domain-adaptive masked-LM training of the encoder on the reviews    training.dapt
 #   1. the word + char n-gram teacher, fitted on the train split                  training.ngram
-#   2. round 0: fine-tune the encoder on gold labels (+ n-gram distillation)     training.finetune
+#   2. round 0: fine-tune the encoder on gold labels (GPU: + n-gram distillation) training.finetune
 #   3. score the teacher ensemble (model + n-gram) on dev                         training.teacher
 #   4. pseudo-label the corpus with the ensemble                                  training.pseudolabel
 #   5. a student on gold + soft labels (GPU: from the encoder; CPU: from its teacher) training.finetune
@@ -61,7 +61,7 @@ dev_score() {  # the dev selection score of a finished run
 # 1. The n-gram teacher (minutes on a CPU).
 $PY -m training.ngram --out "$RUNS/ngram.joblib" | tee "$RESULTS/selftrain-ngram-dev.json"
 
-# 2. Round 0: fine-tune alone (gold labels, n-gram distillation out of fold).
+# 2. Round 0: fine-tune alone (gold labels; on a GPU also n-gram distillation out of fold).
 $RUN training.finetune $COMMON --init "$ENCODER" --out "$RUNS/round0" --resume true
 teacher="$RUNS/round0"
 best=$(dev_score "$teacher")
@@ -72,10 +72,11 @@ $PY -m training.teacher --teacher "$teacher/best" --ngram "$RUNS/ngram.joblib" -
 
 for round in $(seq 1 "$ROUNDS"); do
     # 4. Soft labels for the corpus from the current teacher ensemble.
+    # (a new --max_lines sample each round: seed 42, 43, …)
     $RUN training.pseudolabel --teacher "$teacher/best" --ngram "$RUNS/ngram.joblib" \
-        --out "$RUNS/pseudo$round.tsv" $PSEUDO
-    # 5. A student from the encoder, on gold + soft labels.
-    init="$ENCODER"; [ "$STUDENT_FROM" = teacher ] && init="$teacher/best"
+        --out "$RUNS/pseudo$round.tsv" --seed $((41 + round)) $PSEUDO
+    # 5. A student on gold + soft labels, from the encoder or (CPU) from its teacher.
+    if [ "$STUDENT_FROM" = teacher ]; then init="$teacher/best"; else init="$ENCODER"; fi
     $RUN training.finetune $COMMON --pseudo_weight 0.5 $STUDENT --init "$init" \
         --pseudo_labels "$RUNS/pseudo$round.tsv" --out "$RUNS/round$round" --resume true
     score=$(dev_score "$RUNS/round$round")
