@@ -168,6 +168,9 @@ def test_a_request_that_times_out_in_the_queue_never_runs(make_batcher):
     with pytest.raises(Timeout) as late:
         batcher.submit(["late"])
     assert late.value.code == "timeout"
+    # Release only after the held caller gave up: a caller thread that wakes late would otherwise
+    # find the result already set and return it (seen on a loaded CI machine).
+    wait_for(first.done)
     gate.release.set()
     with pytest.raises(Timeout):  # the held request itself timed out for its caller…
         first.result(WAIT_S)
