@@ -35,7 +35,8 @@ PLOTS = {
 }
 # The metrics a page shows, in this order, with their names there.
 METRICS = {"accuracy": "정확도", "macro_f1": "macro F1", "pearson": "Pearson",
-           "spearman": "Spearman", "mse": "MSE", "binary_f1": "F1 (≥ 3.0)"}
+           "spearman": "Spearman", "mse": "MSE", "binary_f1": "F1 (≥ 3.0)",
+           "paraphrase_at_80": "같은 뜻 ≥ 80%", "unrelated_at_20": "무관 ≤ 20%"}
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)  # a hub card's YAML metadata
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 DATA_HEADING = re.compile(r"data|데이터", re.IGNORECASE)

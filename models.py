@@ -130,6 +130,7 @@ class Encoded:
     cleaned: object  # the text, or [sentence1, sentence2] for a pair
     features: dict  # input_ids, token_type_ids, attention_mask: lists of ints
     truncated: bool
+    swapped: "Encoded" = None  # a pair in the other order, when both orders are scored
 
     def __len__(self):
         return len(self.features["input_ids"])
@@ -147,6 +148,7 @@ class Predictor:
         self.device = resolve_device(device)
         self.batch_size = batch_size
         info = read_serving_info(self.location) if os.path.isdir(self.location) else {}
+        self.serving_info = info
         self.tokenizer = AutoTokenizer.from_pretrained(self.location)
         model, loading = AutoModelForSequenceClassification.from_pretrained(
             self.location, output_loading_info=True)
@@ -228,13 +230,22 @@ class Predictor:
         """One input's logits → the API's result object (without the model name)."""
         raise NotImplementedError
 
+    def rows(self, encoded) -> list:
+        """The forward-pass rows for encoded inputs: one each, unless a subclass needs more."""
+        return encoded
+
+    def merge(self, encoded, logits) -> list:
+        """The rows' logits → one logits row per input (the inverse of rows)."""
+        return logits
+
     def predict(self, inputs) -> list:
         """One result dict per input; forward passes of up to batch_size inputs of like length."""
         encoded = self.encode(inputs)
+        rows = self.rows(encoded)
         logits = batching.run_grouped(
-            self.forward_encoded, encoded, [len(item) for item in encoded], self.batch_size,
+            self.forward_encoded, rows, [len(row) for row in rows], self.batch_size,
             self.batch_size * self.max_length, self.call_cost_tokens)
-        return [self.postprocess(item, row) for item, row in zip(encoded, logits)]
+        return [self.postprocess(item, row) for item, row in zip(encoded, self.merge(encoded, logits))]
 
     def warm_up(self) -> None:
         """A tiny forward pass, so the first user does not pay for lazy set-up (CUDA above all)."""
@@ -273,11 +284,40 @@ class SimilarityPredictor(Predictor):
     task = SIMILARITY
     warm_up_input = ("안녕하세요", "반갑습니다")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A cross-encoder reads "A then B" and "B then A" a little differently; a model whose
+        # export measured the mean of both orders better says "symmetric": true in serving.json.
+        # It also makes the answer independent of which box a user typed each sentence in.
+        self.symmetric = bool(self.serving_info.get("symmetric", False))
+
+    def describe(self) -> dict:
+        """The base description plus whether both pair orders are scored."""
+        return {**super().describe(), "symmetric": self.symmetric}
+
     def encode(self, pairs) -> list:
-        """Each (sentence1, sentence2) pair cleaned and tokenized together."""
+        """Each (sentence1, sentence2) pair cleaned and tokenized together (and swapped)."""
         first = [self.clean(a) for a, _ in pairs]
         second = [self.clean(b) for _, b in pairs]
-        return self.tokenize([[a, b] for a, b in zip(first, second)], first, second)
+        encoded = self.tokenize([[a, b] for a, b in zip(first, second)], first, second)
+        if self.symmetric:
+            swapped = self.tokenize([[b, a] for a, b in zip(first, second)], second, first)
+            for item, other in zip(encoded, swapped):
+                item.swapped = other
+                item.truncated = item.truncated or other.truncated
+        return encoded
+
+    def rows(self, encoded) -> list:
+        """Each pair, then its swapped order when both are scored."""
+        if not self.symmetric:
+            return encoded
+        return [row for item in encoded for row in (item, item.swapped)]
+
+    def merge(self, encoded, logits) -> list:
+        """The mean of each pair's two orders when both are scored."""
+        if not self.symmetric:
+            return logits
+        return [(logits[i] + logits[i + 1]) / 2 for i in range(0, len(logits), 2)]
 
     def postprocess(self, encoded, logits) -> dict:
         """Raw regression output → clamped score, percent and verdict."""
@@ -330,7 +370,7 @@ class BatchedPredictor:
     def predict(self, inputs) -> list:
         """One result dict per input; batching.Overloaded or batching.Timeout when too busy."""
         encoded = self.predictor.encode(inputs)
-        logits = self.batcher.submit(encoded)
+        logits = self.predictor.merge(encoded, self.batcher.submit(self.predictor.rows(encoded)))
         return [self.predictor.postprocess(item, row) for item, row in zip(encoded, logits)]
 
     def close(self) -> None:

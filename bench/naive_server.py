@@ -27,7 +27,10 @@ class NaiveModel:
         dtype = torch.float16 if device.type == "cuda" else torch.float32
         self.pipe = pipeline("text-classification", model=location, tokenizer=location,
                              device=device, dtype=dtype)
-        self.cleaning = bool(models.read_serving_info(location).get("clean", True))
+        info = models.read_serving_info(location)
+        self.cleaning = bool(info.get("clean", True))
+        # A similarity model served as the mean of both pair orders is that model: score it so.
+        self.symmetric = bool(info.get("symmetric", False))
         self.max_length = max_length or min(models.DEFAULT_MAX_LENGTH,
                                             self.pipe.model.config.max_position_embeddings)
         # A pipeline's fast tokenizer is not thread-safe; the reference demos served one request
@@ -67,9 +70,12 @@ def create_app(test_config=None):
     def similarity():
         """{"sentence1", "sentence2"} → {"score"}: the raw regression output, clamped to 0–5."""
         model, body = pipes[models.SIMILARITY], request.get_json(force=True)
-        pair = {"text": clean_if(body["sentence1"], model.cleaning),
-                "text_pair": clean_if(body["sentence2"], model.cleaning)}
-        answer = model(pair, function_to_apply="none")
-        return {"score": min(max(answer["score"], 0.0), 5.0)}
+        first, second = (clean_if(body[key], model.cleaning) for key in ("sentence1", "sentence2"))
+        pairs = [{"text": first, "text_pair": second}]
+        if model.symmetric:
+            pairs.append({"text": second, "text_pair": first})
+        answers = model(pairs, function_to_apply="none", batch_size=len(pairs))
+        score = sum(answer["score"] for answer in answers) / len(answers)
+        return {"score": min(max(score, 0.0), 5.0)}
 
     return app

@@ -22,7 +22,7 @@ import pytest  # noqa: E402
 
 pytest.register_assert_rewrite("contract", "live_server")  # helper modules' asserts explain
 import torch  # noqa: E402
-from transformers import ElectraConfig, ElectraForSequenceClassification  # noqa: E402
+from transformers import AutoTokenizer, ElectraConfig, ElectraForSequenceClassification  # noqa: E402
 
 from live_server import running  # noqa: E402
 from main import create_app  # noqa: E402
@@ -85,6 +85,27 @@ def tiny_models(tmp_path_factory) -> dict:
         "similarity": save_tiny_model(
             root / "similarity-tiny", tokenizer, num_labels=1, problem_type="regression"),
     }
+
+
+def similarity_copy(source, directory, symmetric) -> Path:
+    """The tiny similarity model with its output spread around mid-scale (its random init gives
+    nearly constant outputs, and the 0–5 clamp would hide them), and the given pair-order choice."""
+    model = ElectraForSequenceClassification.from_pretrained(source)
+    with torch.no_grad():
+        model.classifier.out_proj.weight *= 1000
+        model.classifier.out_proj.bias += 2.5
+    model.save_pretrained(directory)
+    AutoTokenizer.from_pretrained(source).save_pretrained(directory)
+    (directory / "serving.json").write_text(json.dumps({"task": "similarity", "symmetric": symmetric}))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def pair_order_models(tiny_models, tmp_path_factory) -> dict:
+    """Similarity model directories of the same weights: one pair order (plain) and both (symmetric)."""
+    root = tmp_path_factory.mktemp("pair-order")
+    return {name: similarity_copy(tiny_models["similarity"], root / name, name == "symmetric")
+            for name in ("plain", "symmetric")}
 
 
 def synthetic_outputs(task, n=200) -> dict:

@@ -6,6 +6,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from bench import forward, loadgen, naive_server, run
+from models import load_predictor
 
 SUMMARY_KEYS = {"task", "clients", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms",
                 "errors", "status_counts"}
@@ -116,3 +117,14 @@ def test_forward_benchmark_times_both_settings(tiny_models, tmp_path, capsys):
                             for setting in ("unquantized", "int8")}
     for by_size in results.values():
         assert by_size["1"]["calls"] >= 1 and by_size["1"]["ms_per_call"] > 0
+
+
+def test_naive_server_scores_a_symmetric_model_in_both_orders_as_the_app_does(tiny_config, pair_order_models):
+    config = {**tiny_config, "SIMILARITY_MODEL": str(pair_order_models["symmetric"])}
+    client = naive_server.create_app(config).test_client()
+    pair = {"sentence1": "오늘 날씨가 좋네요", "sentence2": "시간 낭비했다 다신 안 봄"}
+    swapped = {"sentence1": pair["sentence2"], "sentence2": pair["sentence1"]}
+    scores = [client.post("/api/v1/similarity", json=body).json["score"] for body in (pair, swapped)]
+    app_score = load_predictor(pair_order_models["symmetric"], "similarity", device="cpu").predict(
+        [(pair["sentence1"], pair["sentence2"])])[0]["score"]
+    assert scores == pytest.approx([app_score, app_score], abs=1e-4)

@@ -8,7 +8,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Elec
 
 from conftest import put_in_hub_cache, save_tiny_model
 from main import create_app
-from models import ModelLoadError, sentiment_label_names
+from models import ModelLoadError, read_serving_info, sentiment_label_names
 from serving import ROOT
 from test_main import startup_failure
 from training.data import data_dir
@@ -192,8 +192,10 @@ def assert_pipeline_matches_api(directories):
         assert top["label"] == answer["label"] and top["score"] == pytest.approx(answer["score"], abs=1e-3)
     score = pipeline("text-classification", model=str(directories["similarity"]), device="cpu")
     answers = client.post("/api/v1/similarity", json={"pairs": PAIRS}).json["results"]
-    raws = [score({"text": first, "text_pair": second}, function_to_apply="none")["score"]
-            for first, second in PAIRS]
+    orders = [(0, 1), (1, 0)] if read_serving_info(str(directories["similarity"])).get("symmetric") else [(0, 1)]
+    raws = [sum(score({"text": pair[a], "text_pair": pair[b]}, function_to_apply="none")["score"]
+                for a, b in orders) / len(orders)
+            for pair in PAIRS]  # a "symmetric" model answers the mean of both pair orders
     assert any(0 < raw < 5 for raw in raws), raws  # not only scores the clamp hides
     for raw, answer in zip(raws, answers):
         assert min(max(raw, 0.0), 5.0) == pytest.approx(answer["score"], abs=5e-3)
@@ -207,6 +209,11 @@ def test_our_directories_work_in_a_standard_pipeline(tiny_models, tmp_path):
     model.save_pretrained(tmp_path)
     AutoTokenizer.from_pretrained(tiny_models["similarity"]).save_pretrained(tmp_path)
     assert_pipeline_matches_api({"sentiment": tiny_models["sentiment"], "similarity": tmp_path})
+
+
+def test_a_symmetric_directory_is_the_pipeline_mean_of_both_orders(tiny_models, pair_order_models):
+    assert_pipeline_matches_api({"sentiment": tiny_models["sentiment"],
+                                 "similarity": pair_order_models["symmetric"]})
 
 
 @pytest.mark.real_model

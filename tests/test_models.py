@@ -76,3 +76,49 @@ def test_quantize_setting_on_the_cpu(tiny_models, setting, expected):
     # None (the app's default) quantizes on a CPU; on CUDA it never does (fp16 there).
     predictor = load_predictor(tiny_models["sentiment"], "sentiment", device="cpu", quantize=setting)
     assert predictor.quantized is expected
+
+
+PAIRS = [("오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요"), ("최고", "시간 낭비했다 다신 안 봄"),
+         ("좋다", "좋다")]
+
+
+@pytest.fixture
+def pair_models(pair_order_models):
+    """Predictors of the same weights: one order (plain) and both orders (symmetric)."""
+    return {name: load_predictor(directory, "similarity", device="cpu")
+            for name, directory in pair_order_models.items()}
+
+
+def test_symmetric_similarity_is_the_mean_of_both_orders(pair_models):
+    plain, both = pair_models["plain"], pair_models["symmetric"]
+    assert (plain.symmetric, both.symmetric) == (False, True) and both.describe()["symmetric"] is True
+    forward = [r["score"] for r in plain.predict(PAIRS)]
+    backward = [r["score"] for r in plain.predict([(b, a) for a, b in PAIRS])]
+    assert forward != pytest.approx(backward, abs=1e-3)  # the random model is order-sensitive…
+    assert all(0 < score < 5 for score in forward + backward)  # inside the clamp: raw outputs
+    expected = [(f + b) / 2 for f, b in zip(forward, backward)]
+    assert [r["score"] for r in both.predict(PAIRS)] == pytest.approx(expected, abs=1e-5)
+    swapped = [r["score"] for r in both.predict([(b, a) for a, b in PAIRS])]
+    assert swapped == pytest.approx(expected, abs=1e-5)  # …the symmetric one is not
+    assert [r["cleaned"] for r in both.predict(PAIRS)] == [list(pair) for pair in PAIRS]
+
+
+def test_symmetric_similarity_batched_matches_direct(pair_models):
+    direct = pair_models["symmetric"]
+    batched = BatchedPredictor(direct, max_wait_ms=2, max_batch_items=3)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(batched.predict, [PAIRS, PAIRS[1:], PAIRS[:1]]))
+    finally:
+        batched.close()
+    expected = [r["score"] for r in direct.predict(PAIRS)]
+    assert [r["score"] for r in answers[0]] == pytest.approx(expected, abs=1e-5)
+    assert [r["score"] for r in answers[1]] == pytest.approx(expected[1:], abs=1e-5)
+    assert [r["score"] for r in answers[2]] == pytest.approx(expected[:1], abs=1e-5)
+
+
+def test_symmetric_pair_is_truncated_if_either_order_is(pair_models):
+    both = pair_models["symmetric"]
+    both.max_length = 12
+    long = " ".join(["좋다"] * 30)
+    assert [r["truncated"] for r in both.predict([(long, "좋다"), ("좋다", "싫다")])] == [True, False]

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from PIL import Image
 
 import model_info
 from model_info import PLOTS
 from models import load_predictor
-from training import baselines, data, evaluate, export, finetune, lengths, plots, pretrain
+from training import average, baselines, compare, data, evaluate, export, finetune, lengths, plots, pretrain
 from training.batching import length_grouped_batches
+from training.metrics import paraphrase_metrics
 from training.tokenizer import train_tokenizer
 
 POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
@@ -572,3 +573,153 @@ def test_int8_is_compared_only_with_fp32_under_the_same_cleaning(tmp_path):
     int8_on, fp32_on = evaluation("int8.json", 0.84, True, True), evaluation("on.json", 0.8401, False, True)
     assert export.int8_keeps_accuracy([cleaning_off, int8_on, fp32_on])
     assert not export.int8_keeps_accuracy([evaluation("on-high.json", 0.90, False, True), int8_on])
+
+
+def write_stylekqc(root, blocks=3):
+    """A StyleKQC act-train file: blocks of 10 lines, each block one utterance's style variants."""
+    rows = [(block % 2, f"문장 {block} 변형 {variant}") for block in range(blocks) for variant in range(10)]
+    write_tsv(Path(root) / "extra" / "stylekqc" / "act-train.tsv", ("act", "sentence"), rows)
+
+
+def test_stylekqc_pairs_stay_inside_one_block(tmp_path):
+    write_stylekqc(tmp_path, blocks=3)
+    pairs = data.stylekqc_paraphrase_pairs(tmp_path, per_block=4, score=4.5, seed=1)
+    assert len(pairs) == 12 and set(pairs["score"]) == {4.5}
+    block_of = lambda sentence: sentence.split()[1]  # noqa: E731 ("문장 <block> 변형 <variant>")
+    assert all(block_of(a) == block_of(b) and a != b for a, b in zip(pairs["sentence1"], pairs["sentence2"]))
+    assert sorted({block_of(a) for a in pairs["sentence1"]}) == ["0", "1", "2"]  # every block used
+
+
+def test_style_paraphrases_join_the_similarity_training_pairs(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    write_stylekqc(root, blocks=5)
+    common = ["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+              *NO_EXTRA_PAIRS]
+    plain, _ = finetune.load_splits(finetune.parse_args(common))
+    more, _ = finetune.load_splits(finetune.parse_args(
+        common + ["--style_paraphrases", "2", "--style_paraphrase_score", "4.0"]))
+    assert len(more) == len(plain) + 10
+    assert (more.iloc[len(plain):]["score"] == 4.0).all()
+
+
+def test_evaluate_scores_similarity_in_one_or_both_pair_orders(trained, data_root):
+    path = data_root / "korsts" / "sts-dev.tsv"
+    model = str(trained / "similarity" / "best")
+    runs = {order: evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=model, data=str(path),
+                                                           symmetric=order))
+            for order in (None, True)}
+    assert runs[None]["symmetric"] is False and runs[True]["symmetric"] is True  # the model's own: one
+    assert runs[True]["metrics"]["n"] == runs[None]["metrics"]["n"] == 20
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_export_records_the_pair_order_for_serving_and_the_card(trained, tmp_path, symmetric):
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(trained / "similarity" / "best"), out=str(out),
+                                    symmetric=symmetric))
+    assert json.loads((out / "serving.json").read_text())["symmetric"] is symmetric
+    assert load_predictor(out, "similarity").symmetric is symmetric
+    card = (out / "README.md").read_text()
+    assert ("(B, A)" in card) is symmetric and ("one pass" in card) is not symmetric
+
+
+def test_int8_is_compared_only_with_fp32_in_the_same_pair_order(tmp_path):
+    def evaluation(name, spearman, quantized, symmetric):
+        path = Path(write_evaluation(tmp_path / name, spearman, quantized))
+        path.write_text(json.dumps({**json.loads(path.read_text()), "symmetric": symmetric}))
+        return str(path)
+    both_orders = evaluation("both.json", 0.90, False, True)
+    int8_one, fp32_one = evaluation("int8.json", 0.84, True, False), evaluation("one.json", 0.8401, False, False)
+    assert export.int8_keeps_accuracy([both_orders, int8_one, fp32_one])
+    assert not export.int8_keeps_accuracy([evaluation("one-high.json", 0.90, False, False), int8_one])
+
+
+def test_paraphrase_metrics_read_the_page_thresholds():
+    labels = [1, 1, 1, 1, 0, 0]
+    predicted = [4.5, 4.0, 3.9, 2.0, 1.0, 0.5]  # 4.0 is 80%, 1.0 is 20%: both count
+    scored = paraphrase_metrics(labels, predicted)
+    assert scored["paraphrase_at_80"] == 0.5 and scored["unrelated_at_20"] == 1.0
+    assert scored["paraphrase_mean"] == pytest.approx(3.6) and scored["unrelated_mean"] == 0.75
+    assert scored["auc"] == 1.0 and scored["n"] == 6
+    assert paraphrase_metrics([1], [4.0])["auc"] is None  # one kind only: undefined
+
+
+def test_evaluate_reads_stylekqc_pairs_as_paraphrase_labels(trained, tmp_path):
+    path = tmp_path / "sts-dev.tsv"
+    rows = [(1, POSITIVE[i], POSITIVE[i + 1]) for i in range(4)] + [(0, POSITIVE[i], NEGATIVE[i]) for i in range(4)]
+    write_tsv(path, ("similarity", "sentence1", "sentence2"), rows)
+    assert data.load_pairs(path)["label"].tolist() == [1] * 4 + [0] * 4
+    args = evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"), data=str(path))
+    result = evaluate.evaluate(args)
+    assert result["metrics"]["n"] == 8 and 0 <= result["metrics"]["paraphrase_at_80"] <= 1
+    with pytest.raises(ValueError, match="0/1 paraphrase labels"):
+        evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=args.model, data=str(path),
+                                                plots=str(tmp_path / "plots")))
+
+
+def test_compare_finds_a_real_gain_and_none_between_equals():
+    rng = random.Random(0)
+    gold = [rng.uniform(0, 5) for _ in range(300)]
+    noisy = [g + rng.gauss(0, 2) for g in gold]
+    closer = [g + rng.gauss(0, 0.5) for g in gold]
+    a = {"task": "similarity", "gold": gold, "predicted": noisy}
+    better = compare.compare(a, {"task": "similarity", "gold": gold, "predicted": closer}, resamples=200)
+    assert better["gain"] > 0 and better["interval_95"][0] > 0 and better["b_wins_share"] == 1.0
+    same = compare.compare(a, a, resamples=50)
+    assert same["gain"] == 0 and same["interval_95"] == [0, 0]
+    with pytest.raises(ValueError, match="same examples"):
+        compare.compare(a, {"task": "similarity", "gold": gold[::-1], "predicted": closer})
+
+
+def test_evaluate_saves_outputs_that_compare_reads(trained, data_root, tmp_path):
+    path, model = data_root / "korsts" / "sts-dev.tsv", str(trained / "similarity" / "best")
+    for name, order in (("one.json", False), ("both.json", True)):
+        evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=model, data=str(path),
+                                                symmetric=order, save_outputs=str(tmp_path / name)))
+    saved = json.loads((tmp_path / "one.json").read_text())
+    assert saved["task"] == "similarity" and len(saved["gold"]) == len(saved["predicted"]) == 20
+    result = compare.compare(saved, json.loads((tmp_path / "both.json").read_text()), resamples=20)
+    assert result["n"] == 20 and result["gain"] == pytest.approx(result["score_b"] - result["score_a"], nan_ok=True)
+
+
+def test_average_is_the_weighted_mean_and_refuses_mismatches(trained, tmp_path):
+    first = trained / "similarity" / "best"
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    model = AutoModelForSequenceClassification.from_pretrained(second)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(1.0)
+    model.save_pretrained(second)
+    out = average.average(average.AverageArgs(models=[str(first), str(second)], weights=[0.75, 0.25],
+                                              out=str(tmp_path / "soup")))
+    loaded = {name: AutoModelForSequenceClassification.from_pretrained(path).state_dict()
+              for name, path in (("first", first), ("soup", out))}
+    for key, tensor in loaded["first"].items():
+        if tensor.is_floating_point():
+            assert torch.allclose(loaded["soup"][key], tensor + 0.25, atol=1e-5), key
+    sources = json.loads((out / "train_args.json").read_text())["averaged"]
+    assert [source["weight"] for source in sources] == [0.75, 0.25]
+    assert load_predictor(out, "similarity").predict([("좋다", "좋아요")])[0]["score"] >= 0
+    with pytest.raises(ValueError, match="summing to 1"):
+        average.average(average.AverageArgs(models=[str(first), str(second)], weights=[0.5, 0.6],
+                                            out=str(tmp_path / "bad")))
+    with pytest.raises(ValueError, match="one architecture"):
+        average.average(average.AverageArgs(models=[str(first), str(trained / "sentiment" / "best")],
+                                            out=str(tmp_path / "bad")))
+
+
+def test_export_card_of_an_average_names_its_sources_and_their_data(trained, tmp_path):
+    first, second = trained / "similarity" / "best", tmp_path / "para"
+    shutil.copytree(first, second)
+    args = json.loads((second / "train_args.json").read_text())
+    (second / "train_args.json").write_text(json.dumps({**args, "style_paraphrases": 1}))
+    soup = average.average(average.AverageArgs(models=[str(first), str(second)], out=str(tmp_path / "soup")))
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(soup), out=str(out), symmetric=True))
+    card = (out / "README.md").read_text()
+    assert "A weight average (`training.average`)" in card and f"`{second}` (0.5)" in card
+    assert card.count("Dev metrics at selection") == 2 and export.STYLEKQC_LINE in card
+    assert not (out / "dev_metrics.json").exists()  # the average was never selected on dev
+    assert model_info.describe(load_predictor(out, "similarity"))["metrics"] == []

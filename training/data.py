@@ -4,11 +4,13 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR_ENV = "KOTEXT_DATA_DIR"
+STYLEKQC_BLOCK = 10  # StyleKQC act files: every 10 consecutive lines paraphrase one utterance
 
 
 def data_dir(override=None) -> Path:
@@ -58,12 +60,25 @@ def load_klue_sts_csv(path) -> pd.DataFrame:
                          "score": frame["label"].astype(float)})
 
 
+def load_binary_pairs(path) -> pd.DataFrame:
+    """StyleKQC's pair TSV (`similarity sentence1 sentence2`, 1 = same meaning) → sentence1,
+    sentence2, label: pairs with no 0–5 score, for paraphrase metrics."""
+    frame = read_tsv(path)
+    return pd.DataFrame({"sentence1": frame["sentence1"], "sentence2": frame["sentence2"],
+                         "label": frame["similarity"].astype(int)})
+
+
 def load_pairs(path) -> pd.DataFrame:
-    """Any STS file by its extension: .json or .csv is KLUE-STS, otherwise KorSTS TSV."""
+    """Any pair file by its extension and header: .json or .csv is KLUE-STS; a TSV is KorSTS, or
+    binary paraphrase pairs when it has StyleKQC's `similarity` column instead of `score`."""
     suffix = Path(path).suffix
     if suffix == ".json":
         return load_klue_sts(path)
-    return load_klue_sts_csv(path) if suffix == ".csv" else load_korsts(path)
+    if suffix == ".csv":
+        return load_klue_sts_csv(path)
+    with open(path, encoding="utf-8") as lines:
+        header = lines.readline().rstrip("\n").split("\t")
+    return load_binary_pairs(path) if "similarity" in header else load_korsts(path)
 
 
 def split_klue_sts_train(frame: pd.DataFrame, seed=42):
@@ -111,6 +126,24 @@ def load_paraphrase_pairs(root) -> pd.DataFrame:
         frames.append(pd.DataFrame({"sentence1": pairs["question1"], "sentence2": pairs["question2"],
                                     "label": 1 - pairs["is_duplicate"].astype(int)}))
     return pd.concat(frames, ignore_index=True)
+
+
+def stylekqc_paraphrase_pairs(root, per_block, score, seed=42) -> pd.DataFrame:
+    """KorSTS-style pairs from StyleKQC act-train: per_block random pairs inside each block of 10
+    paraphrases (one question or command in different styles), each given the same score.
+
+    Only act-train is read: StyleKQC's sts-dev.tsv is built from act-dev and stays held out.
+    """
+    sentences = read_tsv(Path(root) / "extra" / "stylekqc" / "act-train.tsv")["sentence"].tolist()
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for start in range(0, len(sentences) - len(sentences) % STYLEKQC_BLOCK, STYLEKQC_BLOCK):
+        block = sentences[start:start + STYLEKQC_BLOCK]
+        for _ in range(per_block):
+            first, second = rng.choice(STYLEKQC_BLOCK, size=2, replace=False)
+            pairs.append((block[first], block[second]))
+    frame = pd.DataFrame(pairs, columns=["sentence1", "sentence2"]).assign(score=float(score))
+    return frame[frame["sentence1"] != frame["sentence2"]].reset_index(drop=True)
 
 
 def iter_corpus(path):

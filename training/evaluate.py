@@ -6,6 +6,8 @@
         --data ../shared/data/korsts/sts-dev.tsv      # or a KLUE-STS .json or .csv file
     python -m training.evaluate --task similarity --model running_model/similarity \
         --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
+    python -m training.evaluate --task similarity --model running_model/similarity \
+        --data ../shared/data/extra/stylekqc/sts-dev.tsv   # 0/1 pairs: paraphrase metrics
     python -m training.evaluate --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
@@ -13,6 +15,7 @@
 """
 import json
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -20,7 +23,7 @@ from transformers import HfArgumentParser
 
 from models import load_predictor
 from training import data
-from training.metrics import sentiment_metrics, similarity_metrics
+from training.metrics import paraphrase_metrics, sentiment_metrics, similarity_metrics
 
 
 @dataclass
@@ -30,11 +33,13 @@ class EvaluateArgs:
     data: str = field(metadata={"help": "NSMC TSV, KorSTS TSV, or KLUE-STS JSON or CSV file."})
     held_out: bool = field(default=False, metadata={"help": "Score only the part of a train file training never sees: KLUE-STS train's fixed held-out tenth, NSMC train's dev fifth."})
     clean: Optional[bool] = field(default=None, metadata={"help": "Override the model's cleaning choice (serving.json `clean`) to measure it on or off."})
+    symmetric: Optional[bool] = field(default=None, metadata={"help": "Similarity: override the model's pair-order choice (serving.json `symmetric`: score both orders and average)."})
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
     quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
     plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/plots.py)."})
+    save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.compare)."})
 
     def __post_init__(self):
         if self.task not in ("sentiment", "similarity"):
@@ -51,9 +56,10 @@ def sentiment_outputs(predictor, frame) -> dict:
 
 
 def similarity_outputs(predictor, frame) -> dict:
-    """Every pair's gold and predicted 0–5 score."""
+    """Every pair's gold 0–5 score (or 0/1 paraphrase label) and predicted 0–5 score."""
     pairs = list(zip(frame["sentence1"], frame["sentence2"]))
-    return {"gold": frame["score"].tolist(),
+    gold = ("gold", "score") if "score" in frame else ("label", "label")
+    return {gold[0]: frame[gold[1]].tolist(),
             "predicted": [result["score"] for result in predictor.predict(pairs)]}
 
 
@@ -63,19 +69,25 @@ def score_sentiment(outputs) -> dict:
 
 
 def score_similarity(outputs) -> dict:
-    """Predicted scores compared with the gold 0–5 scores."""
+    """Predicted scores compared with the gold 0–5 scores, or with 0/1 paraphrase labels."""
+    if "label" in outputs:
+        return paraphrase_metrics(outputs["label"], outputs["predicted"])
     return similarity_metrics(outputs["gold"], outputs["predicted"])
 
 
 def evaluate(args: EvaluateArgs) -> dict:
     """Metrics plus what was scored, how, and how long it took."""
     frame = data.load_eval_data(args.task, args.data, args.held_out)
+    if args.plots and "label" in frame and args.task == "similarity":
+        raise ValueError("--plots draws 0–5 score plots; this file has 0/1 paraphrase labels")
     if args.limit:
         frame = frame.iloc[:args.limit]
     predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
                                quantize=args.quantize)
     if args.clean is not None:
         predictor.cleaning = args.clean
+    if args.symmetric is not None and args.task == "similarity":
+        predictor.symmetric = args.symmetric
     started = time.time()
     if args.task == "sentiment":
         outputs = sentiment_outputs(predictor, frame)
@@ -83,12 +95,15 @@ def evaluate(args: EvaluateArgs) -> dict:
     else:
         outputs = similarity_outputs(predictor, frame)
         metrics = score_similarity(outputs)
+    if args.save_outputs:
+        Path(args.save_outputs).write_text(json.dumps({"task": args.task, **outputs}))
     if args.plots:
         from training.plots import write_plots  # matplotlib only when plots are asked for
         write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
             "data": args.data, "held_out": args.held_out, "device": str(predictor.device), "clean": predictor.cleaning,
-            "quantized": predictor.quantized, "metrics": metrics, "seconds": round(time.time() - started, 1)}
+            "quantized": predictor.quantized,
+            "symmetric": getattr(predictor, "symmetric", None), "metrics": metrics, "seconds": round(time.time() - started, 1)}
 
 
 def main(argv=None):

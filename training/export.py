@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfAr
 
 from model_info import EVALUATIONS_FILE, PLOT_DIR
 from models import SERVING_FILE
+from training.average import AVERAGED_KEY
 from training.metrics import headline
 
 MAX_SHARD = "30MB"
@@ -33,6 +34,7 @@ class ExportArgs:
     name: str = field(default=None, metadata={"help": "Model name shown by the app (default: keep)."})
     notes: str = field(default="", metadata={"help": "Extra Markdown for the card."})
     plots: str = field(default=None, metadata={"help": "A training.evaluate --plots directory: its plots are copied to <out>/plots and shown in the card."})
+    symmetric: bool = field(default=False, metadata={"help": "Similarity: serve the mean of both pair orders (serving.json `symmetric`); the evaluations should be run that way."})
 
 
 def architecture(config) -> str:
@@ -112,22 +114,55 @@ def model_card(args, config, train_args, dev, serving) -> str:
              f"(recorded in `{SERVING_FILE}`, which serving follows).",
              "- On a CPU: " + ("int8 by default (`QUANTIZE`)." if serving.get("quantize", True) else
                                f"fp32 by default: int8 scored more than {INT8_TOLERANCE} below fp32 "
-                               f"(Evaluation below), so `{SERVING_FILE}` says `\"quantize\": false`."), "",
+                               f"(Evaluation below), so `{SERVING_FILE}` says `\"quantize\": false`."),
+             *symmetric_lines(serving), "",
              "## Data", "", *data_lines(serving["task"], train_args, chain), "",
              "## Commands", "", "```", *args.command, "```", "",
-             "## Training", "",
-             f"- Best dev checkpoint at step {dev.get('step')} (epoch {dev.get('epoch')}), "
-             f"after {dev.get('train_seconds')} s of training on {dev.get('device')} "
-             f"({platform.machine()}, {train_args.get('threads') or os.cpu_count()} threads); "
-             "full arguments in `train_args.json`.",
-             f"- Dev metrics at selection: `{json.dumps({k: v for k, v in dev.items() if isinstance(v, float)})}`"
-             + "".join(f"; {name}: `{json.dumps({k: v for k, v in value.items() if isinstance(v, float)})}`"
-                       for name, value in dev.items() if isinstance(value, dict)) + ".",
+             "## Training", "", *training_lines(train_args, dev),
              "", "## Evaluation (`training.evaluate`, through the serving predictor)", "",
              "| model | data | metrics | file |", "|---|---|---|---|", *evaluation_rows(args.evaluations)]
     if args.notes:
         lines += ["", "## Notes", "", args.notes]
     return "\n".join(lines) + "\n"
+
+
+def symmetric_lines(serving) -> list:
+    """The card's line on pair order, for a similarity model."""
+    if serving["task"] != "similarity":
+        return []
+    if serving.get("symmetric"):
+        return ["- Pair order: each pair is scored as (A, B) and (B, A) and the two scores averaged "
+                f"(`\"symmetric\": true` in `{SERVING_FILE}`), so swapping the sentences never "
+                "changes the answer; it costs a second row per pair."]
+    return ["- Pair order: one pass, (A, B) as given."]
+
+
+def selection_lines(train_args, dev, prefix="") -> list:
+    """Where one training run stopped and its dev metrics at selection."""
+    figures = json.dumps({k: v for k, v in dev.items() if isinstance(v, float)})
+    extra = "".join(f"; {name}: `{json.dumps({k: v for k, v in value.items() if isinstance(v, float)})}`"
+                    for name, value in dev.items() if isinstance(value, dict))
+    return [f"- {prefix}Best dev checkpoint at step {dev.get('step')} (epoch {dev.get('epoch')}), "
+            f"after {dev.get('train_seconds')} s of training on {dev.get('device')} "
+            f"({platform.machine()}, {train_args.get('threads') or os.cpu_count()} threads).",
+            f"- {prefix}Dev metrics at selection: `{figures}`{extra}."]
+
+
+def training_lines(train_args, dev) -> list:
+    """The card's training section: one run, or the runs a weight average was made of."""
+    sources = train_args.get(AVERAGED_KEY)
+    if not sources:
+        return [*selection_lines(train_args, dev), "- Full arguments in `train_args.json`."]
+    lines = ["- A weight average (`training.average`) of "
+             + ", ".join(f"`{source['model']}` ({source['weight']:g})" for source in sources)
+             + "; the first one's arguments are in `train_args.json`. The average itself was "
+             "not trained further, so it has no checkpoint of its own: it is scored under Evaluation."]
+    for source in sources:
+        directory = Path(source["model"])
+        source_args = json.loads((directory / "train_args.json").read_text())
+        source_dev = json.loads((directory / "dev_metrics.json").read_text())
+        lines += selection_lines(source_args, source_dev, prefix=f"`{directory}`: ")
+    return lines
 
 
 DATA_LINES = {
@@ -149,7 +184,16 @@ def data_lines(task, train_args, chain) -> list:
         lines.append(NLI_LINE)
     if task == "sentiment" and train_args.get("pseudo_labels"):
         lines.append(PSEUDO_LINE)
+    if task == "similarity" and any(args.get("style_paraphrases") for args in run_arguments(train_args)):
+        lines.append(STYLEKQC_LINE)
     return lines
+
+
+def run_arguments(train_args) -> list:
+    """The arguments of every run behind a model: its own, or each averaged source's."""
+    sources = train_args.get(AVERAGED_KEY) or []
+    return [train_args] + [json.loads((Path(source["model"]) / "train_args.json").read_text())
+                           for source in sources]
 
 
 KLUE_STS_LINE = ("- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fixed 90% "
@@ -158,6 +202,10 @@ KLUE_STS_LINE = ("- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fix
 PSEUDO_LINE = ("- Also unlabeled reviews of `pretrain/movie_reviews.txt` (the 629k-review crawl NSMC comes "
                "from) with soft labels from a teacher ensemble (`training.pseudolabel`); every line "
                "matching an NSMC test or dev review was dropped before labeling.")
+STYLEKQC_LINE = ("- Also StyleKQC act-train (CC BY-SA 4.0): pairs inside its blocks of ten style variants of "
+                 "one question or command (`--style_paraphrases`), given one high score "
+                 "(`--style_paraphrase_score`). StyleKQC's `sts-dev.tsv`, built from act-dev, is never "
+                 "trained on and measures how paraphrases read.")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
             "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 
@@ -174,11 +222,15 @@ def export(args: ExportArgs):
     serving["name"] = args.name or serving["name"]
     serving["origin"] = origin(lineage(json.loads((source / "train_args.json").read_text())))
     serving["quantize"] = int8_keeps_accuracy(args.evaluations)
+    if serving["task"] == "similarity":
+        serving["symmetric"] = args.symmetric
     Path(args.out, SERVING_FILE).write_text(json.dumps(serving, indent=2, ensure_ascii=False))
-    for extra in ("train_args.json", "dev_metrics.json"):
-        shutil.copy(source / extra, Path(args.out) / extra)
+    shutil.copy(source / "train_args.json", Path(args.out) / "train_args.json")
     train_args = json.loads((source / "train_args.json").read_text())
-    dev = json.loads((source / "dev_metrics.json").read_text())
+    dev = {}
+    if (source / "dev_metrics.json").is_file():  # a weight average has none of its own
+        shutil.copy(source / "dev_metrics.json", Path(args.out) / "dev_metrics.json")
+        dev = json.loads((source / "dev_metrics.json").read_text())
     plots = copy_plots(args.plots, args.out, serving["task"]) if args.plots else []
     save_evaluations(args.evaluations, args.out)
     card = model_card(args, model.config, train_args, dev, serving) + plots_section(plots)
@@ -209,10 +261,11 @@ def plots_section(names) -> str:
 def int8_keeps_accuracy(paths, tolerance=INT8_TOLERANCE) -> bool:
     """False when an evaluation pair (same data, fp32 and int8) shows int8 losing > tolerance."""
     results = [json.loads(Path(path).read_text()) for path in paths]
-    scored = {(r["data"], r.get("held_out", False), r.get("clean"), bool(r.get("quantized"))): r
+    scored = {(r["data"], r.get("held_out", False), r.get("clean"), r.get("symmetric"),
+               bool(r.get("quantized"))): r
               for r in results if r.get("model_path")}  # training.evaluate results, not baselines
-    for (data_file, held_out, clean, quantized), result in scored.items():
-        full = scored.get((data_file, held_out, clean, False))
+    for (data_file, held_out, clean, symmetric, quantized), result in scored.items():
+        full = scored.get((data_file, held_out, clean, symmetric, False))
         if quantized and full:
             task = result["task"]
             if headline(task, full["metrics"]) - headline(task, result["metrics"]) > tolerance:

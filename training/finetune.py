@@ -75,6 +75,8 @@ class FinetuneArgs:
     freeze_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings as initialised (faster steps, no drift of rare pieces)."})
     swap_pairs: bool = field(default=False, metadata={"help": "Similarity: also train on every pair in swapped order."})
     anchor_pairs: int = field(default=0, metadata={"help": "Similarity: add this many identical (5.0) and random (0.0) pairs."})
+    style_paraphrases: int = field(default=0, metadata={"help": "Similarity: add this many pairs from each StyleKQC act-train block (the same utterance in different styles), scored --style_paraphrase_score."})
+    style_paraphrase_score: float = field(default=4.5, metadata={"help": "The 0–5 score given to StyleKQC paraphrase pairs."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
     teacher_folds: int = field(default=5, metadata={"help": "Sentiment distillation: folds for the teacher's out-of-fold probabilities."})
@@ -177,6 +179,11 @@ def load_splits(args: FinetuneArgs):
     if args.regression and args.teacher_pairs:
         pairs = teacher_scored_pairs(korsts_train, root, args.teacher_pairs, args.seed, args.clean)
         train = pd.concat([train, pairs], ignore_index=True)
+    if args.regression and args.style_paraphrases:
+        paraphrases = data.stylekqc_paraphrase_pairs(root, args.style_paraphrases,
+                                                     args.style_paraphrase_score, args.seed)
+        print(f"--style_paraphrases: {len(paraphrases)} StyleKQC pairs at {args.style_paraphrase_score}")
+        train = pd.concat([train, paraphrases], ignore_index=True)
     if args.extra_train:
         train = with_extra_train(train, dev, args, root)
     if args.regression and args.swap_pairs:

@@ -2,7 +2,7 @@
 import math
 
 from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_squared_error
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_squared_error, roc_auc_score
 
 SIMILAR_THRESHOLD = 3.0
 
@@ -30,6 +30,26 @@ def similarity_metrics(gold, predicted) -> dict:
             "mse": float(mean_squared_error(gold, predicted)),
             "binary_f1": float(f1_score(gold_binary, predicted_binary, zero_division=0)),
             "n": len(gold)}
+
+
+PARAPHRASE_SCORE = 4.0  # the page's "paraphrases read ≥ 80%"
+UNRELATED_SCORE = 1.0  # and "unrelated pairs ≤ 20%"
+
+
+def paraphrase_metrics(labels, predicted) -> dict:
+    """For pairs labelled 1 (same meaning) or 0 (unrelated): how each kind reads on the 0–5 scale.
+
+    The shares of paraphrases at ≥ 80% and of unrelated pairs at ≤ 20%, both means, and the ROC AUC.
+    """
+    same = [score for label, score in zip(labels, predicted) if label == 1]
+    other = [score for label, score in zip(labels, predicted) if label == 0]
+    both_kinds = bool(same) and bool(other)
+    return {"paraphrase_mean": sum(same) / len(same) if same else None,
+            "paraphrase_at_80": sum(s >= PARAPHRASE_SCORE for s in same) / len(same) if same else None,
+            "unrelated_mean": sum(other) / len(other) if other else None,
+            "unrelated_at_20": sum(s <= UNRELATED_SCORE for s in other) / len(other) if other else None,
+            "auc": float(roc_auc_score(labels, predicted)) if both_kinds else None,
+            "n": len(labels)}
 
 
 def headline(task, metrics) -> float:

@@ -1,0 +1,72 @@
+"""Paired bootstrap: is model (or setting) B better than A on the same examples, beyond the noise?
+
+    python -m training.evaluate … --save_outputs a.json
+    python -m training.evaluate … --save_outputs b.json
+    python -m training.compare --a a.json --b b.json        # Spearman or accuracy, 2,000 resamples
+
+Both files must hold the same examples in the same order. The examples are resampled with
+replacement, and the headline metric of B minus that of A is taken on each resample: the report
+gives the difference on all examples, its 95% interval, and the share of resamples where B wins.
+"""
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from transformers import HfArgumentParser
+
+
+@dataclass
+class CompareArgs:
+    a: str = field(metadata={"help": "training.evaluate --save_outputs file of the baseline."})
+    b: str = field(metadata={"help": "The same for the candidate (same examples, same order)."})
+    resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples."})
+    seed: int = field(default=0, metadata={"help": "Seed of the resampling."})
+
+
+def headline_of(outputs, index) -> float:
+    """Spearman (similarity) or accuracy (sentiment) on the examples at index."""
+    if outputs["task"] == "similarity":
+        return spearmanr(outputs["gold"][index], outputs["predicted"][index]).statistic
+    return float(np.mean(outputs["labels"][index] == outputs["predictions"][index]))
+
+
+def as_arrays(outputs) -> dict:
+    """The saved lists as numpy arrays (the task name stays a string)."""
+    return {key: value if key == "task" else np.asarray(value) for key, value in outputs.items()}
+
+
+def check_same_examples(a, b) -> None:
+    """Refuse two files that do not score the same gold values in the same order."""
+    gold = "gold" if a["task"] == "similarity" else "labels"
+    if a["task"] != b["task"] or not np.array_equal(a[gold], b[gold]):
+        raise ValueError("the two files do not hold the same examples in the same order")
+
+
+def compare(a, b, resamples=2000, seed=0) -> dict:
+    """B's headline metric minus A's: on all examples, and over paired bootstrap resamples."""
+    a, b = as_arrays(a), as_arrays(b)
+    check_same_examples(a, b)
+    every = np.arange(len(a["predicted"] if a["task"] == "similarity" else a["labels"]))
+    rng = np.random.default_rng(seed)
+    gains = []
+    for _ in range(resamples):
+        index = rng.choice(every, size=len(every), replace=True)
+        gains.append(headline_of(b, index) - headline_of(a, index))
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return {"task": a["task"], "n": len(every), "score_a": headline_of(a, every), "score_b": headline_of(b, every),
+            "gain": headline_of(b, every) - headline_of(a, every), "interval_95": [low, high],
+            "b_wins_share": float(np.mean(np.asarray(gains) > 0)), "resamples": resamples}
+
+
+def main(argv=None):
+    """Parse arguments and print the comparison as JSON."""
+    (args,) = HfArgumentParser(CompareArgs).parse_args_into_dataclasses(argv)
+    outputs = [json.loads(Path(path).read_text()) for path in (args.a, args.b)]
+    result = compare(*outputs, resamples=args.resamples, seed=args.seed)
+    print(json.dumps({"file_a": args.a, "file_b": args.b, **result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
