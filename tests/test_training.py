@@ -522,11 +522,11 @@ def test_export_card_names_the_pseudo_labeled_reviews_only_when_used():
     assert student[1] == export.PSEUDO_LINE and "test or dev" in student[1]
 
 
-def write_evaluation(path, spearman, quantized):
-    """A training.evaluate result file with one Spearman figure."""
+def write_evaluation(path, spearman, quantized, **fields):
+    """A training.evaluate result file with one Spearman figure (and any further fields)."""
     path.write_text(json.dumps({"task": "similarity", "model": "m", "model_path": "m", "data": "dev.tsv",
                                 "held_out": False, "quantized": quantized,
-                                "metrics": {"spearman": spearman}}))
+                                "metrics": {"spearman": spearman}, **fields}))
     return str(path)
 
 
@@ -564,14 +564,13 @@ def test_length_report_counts_the_train_split_under_each_limit(data_root, tokeni
     assert 2 < report["mean"] <= report["p95"] <= report["p99"] <= report["max"]
 
 
-def test_int8_is_compared_only_with_fp32_under_the_same_cleaning(tmp_path):
-    def evaluation(name, spearman, quantized, clean):
-        path = Path(write_evaluation(tmp_path / name, spearman, quantized))
-        path.write_text(json.dumps({**json.loads(path.read_text()), "clean": clean}))
-        return str(path)
-    cleaning_off = evaluation("off.json", 0.90, False, False)
+@pytest.mark.parametrize("setting", ["clean", "symmetric"])
+def test_int8_is_compared_only_with_fp32_under_the_same_setting(tmp_path, setting):
+    def evaluation(name, spearman, quantized, value):
+        return write_evaluation(tmp_path / name, spearman, quantized, **{setting: value})
+    other_setting = evaluation("other.json", 0.90, False, False)
     int8_on, fp32_on = evaluation("int8.json", 0.84, True, True), evaluation("on.json", 0.8401, False, True)
-    assert export.int8_keeps_accuracy([cleaning_off, int8_on, fp32_on])
+    assert export.int8_keeps_accuracy([other_setting, int8_on, fp32_on])
     assert not export.int8_keeps_accuracy([evaluation("on-high.json", 0.90, False, True), int8_on])
 
 
@@ -622,17 +621,6 @@ def test_export_records_the_pair_order_for_serving_and_the_card(trained, tmp_pat
     assert load_predictor(out, "similarity").symmetric is symmetric
     card = (out / "README.md").read_text()
     assert ("(B, A)" in card) is symmetric and ("one pass" in card) is not symmetric
-
-
-def test_int8_is_compared_only_with_fp32_in_the_same_pair_order(tmp_path):
-    def evaluation(name, spearman, quantized, symmetric):
-        path = Path(write_evaluation(tmp_path / name, spearman, quantized))
-        path.write_text(json.dumps({**json.loads(path.read_text()), "symmetric": symmetric}))
-        return str(path)
-    both_orders = evaluation("both.json", 0.90, False, True)
-    int8_one, fp32_one = evaluation("int8.json", 0.84, True, False), evaluation("one.json", 0.8401, False, False)
-    assert export.int8_keeps_accuracy([both_orders, int8_one, fp32_one])
-    assert not export.int8_keeps_accuracy([evaluation("one-high.json", 0.90, False, False), int8_one])
 
 
 def test_paraphrase_metrics_read_the_page_thresholds():

@@ -13,7 +13,6 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
 from models import SERVING_FILE
@@ -84,5 +83,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    torch.set_grad_enabled(False)
     main()

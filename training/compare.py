@@ -37,10 +37,14 @@ def as_arrays(outputs) -> dict:
     return {key: value if key == "task" else np.asarray(value) for key, value in outputs.items()}
 
 
+def gold_of(outputs):
+    """The gold values: 0–5 scores (similarity) or labels (sentiment)."""
+    return outputs["gold"] if outputs["task"] == "similarity" else outputs["labels"]
+
+
 def check_same_examples(a, b) -> None:
     """Refuse two files that do not score the same gold values in the same order."""
-    gold = "gold" if a["task"] == "similarity" else "labels"
-    if a["task"] != b["task"] or not np.array_equal(a[gold], b[gold]):
+    if a["task"] != b["task"] or not np.array_equal(gold_of(a), gold_of(b)):
         raise ValueError("the two files do not hold the same examples in the same order")
 
 
@@ -48,7 +52,7 @@ def compare(a, b, resamples=2000, seed=0) -> dict:
     """B's headline metric minus A's: on all examples, and over paired bootstrap resamples."""
     a, b = as_arrays(a), as_arrays(b)
     check_same_examples(a, b)
-    every = np.arange(len(a["predicted"] if a["task"] == "similarity" else a["labels"]))
+    every = np.arange(len(gold_of(a)))
     rng = np.random.default_rng(seed)
     gains = []
     for _ in range(resamples):

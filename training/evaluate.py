@@ -15,8 +15,8 @@
 """
 import json
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional
 
 from transformers import HfArgumentParser
@@ -58,9 +58,10 @@ def sentiment_outputs(predictor, frame) -> dict:
 def similarity_outputs(predictor, frame) -> dict:
     """Every pair's gold 0–5 score (or 0/1 paraphrase label) and predicted 0–5 score."""
     pairs = list(zip(frame["sentence1"], frame["sentence2"]))
-    gold = ("gold", "score") if "score" in frame else ("label", "label")
-    return {gold[0]: frame[gold[1]].tolist(),
-            "predicted": [result["score"] for result in predictor.predict(pairs)]}
+    predicted = [result["score"] for result in predictor.predict(pairs)]
+    if "score" in frame:
+        return {"gold": frame["score"].tolist(), "predicted": predicted}
+    return {"label": frame["label"].tolist(), "predicted": predicted}
 
 
 def score_sentiment(outputs) -> dict:
