@@ -36,7 +36,7 @@ PLOTS = {
 # The metrics a page shows, in this order, with their names there.
 METRICS = {"accuracy": "정확도", "macro_f1": "macro F1", "pearson": "Pearson",
            "spearman": "Spearman", "mse": "MSE", "binary_f1": "F1 (≥ 3.0)",
-           "paraphrase_at_80": "같은 뜻 ≥ 80%", "unrelated_at_20": "무관 ≤ 20%"}
+           "paraphrase_at_80": "같은 뜻 ≥ 80%", "unrelated_at_20": "무관 ≤ 20%", "auc": "ROC AUC"}
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)  # a hub card's YAML metadata
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 DATA_HEADING = re.compile(r"data|데이터", re.IGNORECASE)
@@ -112,9 +112,21 @@ def metric_rows(directory, name) -> list:
     if isinstance(dev, dict):
         rows.append(metric_row(name, "dev (체크포인트 선택)", dev, False))
     for result in read_json(Path(directory) / EVALUATIONS_FILE) or []:
-        rows.append(metric_row(result.get("model", "?"), Path(result.get("data", "?")).name,
+        rows.append(metric_row(result.get("model", "?"), evaluation_data(result),
                                result.get("metrics", {}), result.get("quantized", False)))
     return rows
+
+
+def data_label(path) -> str:
+    """A data file as its folder and name: korsts/ and stylekqc/ both hold an sts-dev.tsv."""
+    path = Path(path)
+    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+
+
+def evaluation_data(result) -> str:
+    """What a saved evaluation scored: its file, and which part of it when only a held-out part."""
+    part = " (dev fifth)" if result.get("task") == models.SENTIMENT else " (held-out 10%)"
+    return data_label(result.get("data", "?")) + (part if result.get("held_out") else "")
 
 
 def metric_row(model, data, metrics, quantized) -> dict:

@@ -85,7 +85,15 @@ def test_metric_rows_from_dev_and_saved_evaluations(tmp_path):
     assert rows == [
         {"model": "m", "data": "dev (체크포인트 선택)", "quantized": False, "n": 30000,
          "metrics": {"accuracy": 0.86, "macro_f1": 0.85}},
-        {"model": "m", "data": "ratings_test.txt", "quantized": True, "n": 50000,
+        {"model": "m", "data": "nsmc/ratings_test.txt", "quantized": True, "n": 50000,
          "metrics": {"accuracy": 0.8644}}]
     assert model_info.metric_columns(rows) == {"accuracy": "정확도", "macro_f1": "macro F1"}
     assert model_info.metric_rows(tmp_path / "none", "m") == []
+
+
+def test_data_label_keeps_the_folder_that_tells_same_named_files_apart():
+    assert model_info.data_label("../shared/data/korsts/sts-dev.tsv") == "korsts/sts-dev.tsv"
+    assert model_info.data_label("../shared/data/extra/stylekqc/sts-dev.tsv") == "stylekqc/sts-dev.tsv"
+    assert model_info.data_label("sts-dev.tsv") == "sts-dev.tsv"
+    held_out = {"task": "similarity", "data": "d/klue-sts/train.csv", "held_out": True}
+    assert model_info.evaluation_data(held_out) == "klue-sts/train.csv (held-out 10%)"

@@ -126,6 +126,8 @@ def test_question_pair_labels_are_flipped(tmp_path):
     write_tsv(tmp_path / "extra" / "question-pair" / "dev.tsv", header, [("다른", "질문", 1)])
     pairs = data.load_paraphrase_pairs(tmp_path)
     assert pairs["label"].tolist() == [1, 0, 1, 0]
+    dev = data.load_pairs(tmp_path / "extra" / "question-pair" / "dev.tsv")  # as evaluate reads it
+    assert list(dev.columns) == ["sentence1", "sentence2", "label"] and dev["label"].tolist() == [0]
 
 
 def test_tokenizer_round_trip(tokenizer_dir):
@@ -602,6 +604,23 @@ def test_style_paraphrases_join_the_similarity_training_pairs(data_root, tokeniz
     assert (more.iloc[len(plain):]["score"] == 4.0).all()
 
 
+def test_question_pairs_join_by_meaning_except_word_for_word_copies(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    rows = [("비 오기 시작하네", "비 오네", 0), ("비 오네", "비 오네", 0), ("비 오네", "배고파", 1)]
+    write_tsv(root / "extra" / "question-pair" / "train.tsv", ("question1", "question2", "is_duplicate"), rows)
+    common = ["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+              *NO_EXTRA_PAIRS]
+    plain, _ = finetune.load_splits(finetune.parse_args(common))
+    more, _ = finetune.load_splits(finetune.parse_args(
+        common + ["--question_paraphrases", "true", "--question_paraphrase_score", "4.2"]))
+    added = more.iloc[len(plain):]
+    assert added[["sentence1", "sentence2", "score"]].values.tolist() == [["비 오기 시작하네", "비 오네", 4.2]]
+    both, _ = finetune.load_splits(finetune.parse_args(
+        common + ["--question_paraphrases", "true", "--question_unrelated", "true"]))
+    assert both.iloc[len(plain):][["sentence2", "score"]].values.tolist() == [["비 오네", 4.5], ["배고파", 0.5]]
+
+
 def test_evaluate_scores_similarity_in_one_or_both_pair_orders(trained, data_root):
     path = data_root / "korsts" / "sts-dev.tsv"
     model = str(trained / "similarity" / "best")
@@ -660,6 +679,15 @@ def test_compare_finds_a_real_gain_and_none_between_equals():
         compare.compare(a, {"task": "similarity", "gold": gold[::-1], "predicted": closer})
 
 
+def test_compare_reads_paraphrase_outputs_by_auc():
+    labels = [1, 1, 1, 0, 0, 0] * 20
+    ranked = {"task": "similarity", "label": labels, "predicted": [4, 4, 4, 1, 1, 1] * 20}
+    mixed = {"task": "similarity", "label": labels, "predicted": [4, 1, 4, 1, 4, 1] * 20}
+    result = compare.compare(mixed, ranked, resamples=50)
+    assert result["score_b"] == 1.0 and result["score_a"] == pytest.approx(2 / 3)  # 4 wins and 4 ties of 9
+    assert result["interval_95"][0] > 0
+
+
 def test_evaluate_saves_outputs_that_compare_reads(trained, data_root, tmp_path):
     path, model = data_root / "korsts" / "sts-dev.tsv", str(trained / "similarity" / "best")
     for name, order in (("one.json", False), ("both.json", True)):
@@ -687,6 +715,7 @@ def test_average_is_the_weighted_mean_and_refuses_mismatches(trained, tmp_path):
     for key, tensor in loaded["first"].items():
         if tensor.is_floating_point():
             assert torch.allclose(loaded["soup"][key], tensor + 0.25, atol=1e-5), key
+    assert json.loads((out / "serving.json").read_text())["name"] == "soup"
     sources = json.loads((out / "train_args.json").read_text())["averaged"]
     assert [source["weight"] for source in sources] == [0.75, 0.25]
     assert load_predictor(out, "similarity").predict([("좋다", "좋아요")])[0]["score"] >= 0
@@ -702,12 +731,24 @@ def test_export_card_of_an_average_names_its_sources_and_their_data(trained, tmp
     first, second = trained / "similarity" / "best", tmp_path / "para"
     shutil.copytree(first, second)
     args = json.loads((second / "train_args.json").read_text())
-    (second / "train_args.json").write_text(json.dumps({**args, "style_paraphrases": 1}))
+    (second / "train_args.json").write_text(json.dumps({**args, "style_paraphrases": 1,
+                                                        "question_paraphrases": True}))
     soup = average.average(average.AverageArgs(models=[str(first), str(second)], out=str(tmp_path / "soup")))
     out = tmp_path / "exported"
     export.export(export.ExportArgs(model=str(soup), out=str(out), symmetric=True))
     card = (out / "README.md").read_text()
     assert "A weight average (`training.average`)" in card and f"`{second}` (0.5)" in card
     assert card.count("Dev metrics at selection") == 2 and export.STYLEKQC_LINE in card
+    assert export.QUESTION_PAIR_LINE in card
     assert not (out / "dev_metrics.json").exists()  # the average was never selected on dev
     assert model_info.describe(load_predictor(out, "similarity"))["metrics"] == []
+
+
+def test_evaluation_rows_name_the_data_folder(tmp_path):
+    rows = []
+    for folder in ("korsts", "stylekqc"):
+        path = tmp_path / f"{folder}.json"
+        path.write_text(json.dumps({"model": "m", "task": "similarity", "metrics": {"auc": 0.9},
+                                    "data": f"../shared/data/{folder}/sts-dev.tsv"}))
+        rows += export.evaluation_rows([path])
+    assert "`korsts/sts-dev.tsv`" in rows[0] and "`stylekqc/sts-dev.tsv`" in rows[1]

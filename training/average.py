@@ -68,7 +68,9 @@ def average(args: AverageArgs) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(first).save_pretrained(out)
-    shutil.copy(first / SERVING_FILE, out / SERVING_FILE)
+    serving = json.loads((first / SERVING_FILE).read_text())
+    # The average is a model of its own: evaluations and cards name it, not its first source.
+    (out / SERVING_FILE).write_text(json.dumps({**serving, "name": out.name}, indent=2))
     train_args = json.loads((first / "train_args.json").read_text())
     train_args[AVERAGED_KEY] = [{"model": str(path), "weight": weight}
                                 for path, weight in zip(args.models, weights)]

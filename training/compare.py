@@ -2,7 +2,7 @@
 
     python -m training.evaluate … --save_outputs a.json
     python -m training.evaluate … --save_outputs b.json
-    python -m training.compare --a a.json --b b.json        # Spearman or accuracy, 2,000 resamples
+    python -m training.compare --a a.json --b b.json        # Spearman, AUC or accuracy, 2,000 resamples
 
 Both files must hold the same examples in the same order. The examples are resampled with
 replacement, and the headline metric of B minus that of A is taken on each resample: the report
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score
 from transformers import HfArgumentParser
 
 
@@ -26,7 +27,9 @@ class CompareArgs:
 
 
 def headline_of(outputs, index) -> float:
-    """Spearman (similarity) or accuracy (sentiment) on the examples at index."""
+    """On the examples at index: Spearman (0–5 scores), ROC AUC (0/1 paraphrase labels) or accuracy."""
+    if "label" in outputs:
+        return roc_auc_score(outputs["label"][index], outputs["predicted"][index])
     if outputs["task"] == "similarity":
         return spearmanr(outputs["gold"][index], outputs["predicted"][index]).statistic
     return float(np.mean(outputs["labels"][index] == outputs["predictions"][index]))
@@ -38,8 +41,10 @@ def as_arrays(outputs) -> dict:
 
 
 def gold_of(outputs):
-    """The gold values: 0–5 scores (similarity) or labels (sentiment)."""
-    return outputs["gold"] if outputs["task"] == "similarity" else outputs["labels"]
+    """The gold values: 0–5 scores or 0/1 paraphrase labels (similarity), labels (sentiment)."""
+    if outputs["task"] == "similarity":
+        return outputs["label"] if "label" in outputs else outputs["gold"]
+    return outputs["labels"]
 
 
 def check_same_examples(a, b) -> None:

@@ -68,9 +68,17 @@ def load_binary_pairs(path) -> pd.DataFrame:
                          "label": frame["similarity"].astype(int)})
 
 
+def load_question_pairs(path) -> pd.DataFrame:
+    """The question-pair TSV (`question1 question2 is_duplicate`) → sentence1, sentence2, label
+    with label 1 = same meaning: this set writes 0 for "the same meaning", so it is flipped."""
+    frame = read_tsv(path)
+    return pd.DataFrame({"sentence1": frame["question1"], "sentence2": frame["question2"],
+                         "label": 1 - frame["is_duplicate"].astype(int)})
+
+
 def load_pairs(path) -> pd.DataFrame:
     """Any pair file by its extension and header: .json or .csv is KLUE-STS; a TSV is KorSTS, or
-    binary paraphrase pairs when it has StyleKQC's `similarity` column instead of `score`."""
+    binary paraphrase pairs (StyleKQC's `similarity` or the question pairs' `is_duplicate`)."""
     suffix = Path(path).suffix
     if suffix == ".json":
         return load_klue_sts(path)
@@ -78,7 +86,9 @@ def load_pairs(path) -> pd.DataFrame:
         return load_klue_sts_csv(path)
     with open(path, encoding="utf-8") as lines:
         header = lines.readline().rstrip("\n").split("\t")
-    return load_binary_pairs(path) if "similarity" in header else load_korsts(path)
+    if "similarity" in header:
+        return load_binary_pairs(path)
+    return load_question_pairs(path) if "is_duplicate" in header else load_korsts(path)
 
 
 def split_klue_sts_train(frame: pd.DataFrame, seed=42):
@@ -121,10 +131,7 @@ def load_paraphrase_pairs(root) -> pd.DataFrame:
         frames.append(pd.DataFrame({"sentence1": paws["sentence1"], "sentence2": paws["sentence2"],
                                     "label": paws["label"].astype(int)}))
     for name in ("train.tsv", "dev.tsv"):
-        pairs = read_tsv(root / "question-pair" / name)
-        # Careful: in this set 0 means "the same meaning", so flip it.
-        frames.append(pd.DataFrame({"sentence1": pairs["question1"], "sentence2": pairs["question2"],
-                                    "label": 1 - pairs["is_duplicate"].astype(int)}))
+        frames.append(load_question_pairs(root / "question-pair" / name))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -144,6 +151,14 @@ def stylekqc_paraphrase_pairs(root, per_block, score, seed=42) -> pd.DataFrame:
             pairs.append((block[first], block[second]))
     frame = pd.DataFrame(pairs, columns=["sentence1", "sentence2"]).assign(score=float(score))
     return frame[frame["sentence1"] != frame["sentence2"]].reset_index(drop=True)
+
+
+def question_pairs(root, label, score) -> pd.DataFrame:
+    """KorSTS-style pairs from the question-pair train file: those with this label (1 = the same
+    meaning) that are not word for word the same, each given one score. Dev and test stay held out."""
+    pairs = load_question_pairs(Path(root) / "extra" / "question-pair" / "train.tsv")
+    chosen = pairs[(pairs["label"] == label) & (pairs["sentence1"].str.strip() != pairs["sentence2"].str.strip())]
+    return chosen[["sentence1", "sentence2"]].assign(score=float(score)).reset_index(drop=True)
 
 
 def iter_corpus(path):

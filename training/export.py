@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
-from model_info import EVALUATIONS_FILE, PLOT_DIR
+from model_info import EVALUATIONS_FILE, PLOT_DIR, evaluation_data
 from models import SERVING_FILE
 from training.average import AVERAGED_KEY
 from training.metrics import headline
@@ -95,9 +95,7 @@ def evaluation_rows(paths) -> list:
         result = json.loads(Path(path).read_text())
         figures = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
         name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "")
-        part = " (dev fifth)" if result.get("task") == "sentiment" else " (held-out 10%)"
-        data = Path(result["data"]).name + (part if result.get("held_out") else "")
-        rows.append(f"| {name} | `{data}` | {figures} | `{path}` |")
+        rows.append(f"| {name} | `{evaluation_data(result)}` | {figures} | `{path}` |")
     return rows
 
 
@@ -186,6 +184,8 @@ def data_lines(task, train_args, chain) -> list:
         lines.append(PSEUDO_LINE)
     if task == "similarity" and any(args.get("style_paraphrases") for args in run_arguments(train_args)):
         lines.append(STYLEKQC_LINE)
+    if task == "similarity" and any(args.get("question_paraphrases") for args in run_arguments(train_args)):
+        lines.append(QUESTION_PAIR_LINE)
     return lines
 
 
@@ -206,6 +206,11 @@ STYLEKQC_LINE = ("- Also StyleKQC act-train (CC BY-SA 4.0): pairs inside its blo
                  "one question or command (`--style_paraphrases`), given one high score "
                  "(`--style_paraphrase_score`). StyleKQC's `sts-dev.tsv`, built from act-dev, is never "
                  "trained on and measures how paraphrases read.")
+QUESTION_PAIR_LINE = ("- Also the question-pair train file (songys/Question_pair, as published): its "
+                      "pairs that are not word for word the same, those of the same meaning given one high "
+                      "score (`--question_paraphrases`, `--question_paraphrase_score`) and, where "
+                      "`--question_unrelated` is on, the others one low score. Its dev file is never "
+                      "trained on and measures how paraphrases read.")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
             "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 

@@ -77,6 +77,10 @@ class FinetuneArgs:
     anchor_pairs: int = field(default=0, metadata={"help": "Similarity: add this many identical (5.0) and random (0.0) pairs."})
     style_paraphrases: int = field(default=0, metadata={"help": "Similarity: add this many pairs from each StyleKQC act-train block (the same utterance in different styles), scored --style_paraphrase_score."})
     style_paraphrase_score: float = field(default=4.5, metadata={"help": "The 0–5 score given to StyleKQC paraphrase pairs."})
+    question_paraphrases: bool = field(default=False, metadata={"help": "Similarity: add the same-meaning pairs of the question-pair train file (not word for word the same), scored --question_paraphrase_score."})
+    question_paraphrase_score: float = field(default=4.5, metadata={"help": "The 0–5 score given to question-pair paraphrases."})
+    question_unrelated: bool = field(default=False, metadata={"help": "Similarity: add the question-pair train file's pairs of different meaning, scored --question_unrelated_score."})
+    question_unrelated_score: float = field(default=0.5, metadata={"help": "The 0–5 score given to question pairs of different meaning."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
     teacher_folds: int = field(default=5, metadata={"help": "Sentiment distillation: folds for the teacher's out-of-fold probabilities."})
@@ -184,11 +188,24 @@ def load_splits(args: FinetuneArgs):
                                                      args.style_paraphrase_score, args.seed)
         print(f"--style_paraphrases: {len(paraphrases)} StyleKQC pairs at {args.style_paraphrase_score}")
         train = pd.concat([train, paraphrases], ignore_index=True)
+    if args.regression:
+        train = with_question_pairs(train, args, root)
     if args.extra_train:
         train = with_extra_train(train, dev, args, root)
     if args.regression and args.swap_pairs:
         train = with_swapped_pairs(train)
     return train, dev
+
+
+def with_question_pairs(train, args, root):
+    """train plus the question-pair train file's pairs asked for: same meaning, different meaning."""
+    for wanted, label, score in ((args.question_paraphrases, 1, args.question_paraphrase_score),
+                                 (args.question_unrelated, 0, args.question_unrelated_score)):
+        if wanted:
+            pairs = data.question_pairs(root, label, score)
+            print(f"question pairs of label {label}: {len(pairs)} at {score}")
+            train = pd.concat([train, pairs], ignore_index=True)
+    return train
 
 
 def nli_frame(path):
