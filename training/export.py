@@ -184,7 +184,8 @@ def data_lines(task, train_args, chain) -> list:
         lines.append(PSEUDO_LINE)
     if task == "similarity" and any(args.get("style_paraphrases") for args in run_arguments(train_args)):
         lines.append(STYLEKQC_LINE)
-    if task == "similarity" and any(args.get("question_paraphrases") for args in run_arguments(train_args)):
+    if task == "similarity" and any(args.get("question_paraphrases") or args.get("question_unrelated")
+                                    for args in run_arguments(train_args)):
         lines.append(QUESTION_PAIR_LINE)
     return lines
 
@@ -209,8 +210,8 @@ STYLEKQC_LINE = ("- Also StyleKQC act-train (CC BY-SA 4.0): pairs inside its blo
 QUESTION_PAIR_LINE = ("- Also the question-pair train file (songys/Question_pair, as published): its "
                       "pairs that are not word for word the same, those of the same meaning given one high "
                       "score (`--question_paraphrases`, `--question_paraphrase_score`) and, where "
-                      "`--question_unrelated` is on, the others one low score. Its dev file is never "
-                      "trained on and measures how paraphrases read.")
+                      "`--question_unrelated` is on, the others one low score. Its dev and test files are "
+                      "never trained on and measure how paraphrases read.")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
             "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 
