@@ -182,12 +182,16 @@ def data_lines(task, train_args, chain) -> list:
         lines.append(NLI_LINE)
     if task == "sentiment" and train_args.get("pseudo_labels"):
         lines.append(PSEUDO_LINE)
-    if task == "similarity" and any(args.get("style_paraphrases") for args in run_arguments(train_args)):
-        lines.append(STYLEKQC_LINE)
-    if task == "similarity" and any(args.get("question_paraphrases") or args.get("question_unrelated")
-                                    for args in run_arguments(train_args)):
-        lines.append(QUESTION_PAIR_LINE)
+    if task == "similarity":
+        lines += paraphrase_data_lines(run_arguments(train_args))
     return lines
+
+
+def paraphrase_data_lines(runs) -> list:
+    """The card's lines on the paraphrase sets that any of the runs behind a model added."""
+    used = lambda *options: any(run.get(option) for run in runs for option in options)  # noqa: E731
+    return ([STYLEKQC_LINE] if used("style_paraphrases") else []) + \
+        ([QUESTION_PAIR_LINE] if used("question_paraphrases", "question_unrelated") else [])
 
 
 def run_arguments(train_args) -> list:
