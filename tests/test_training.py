@@ -508,6 +508,25 @@ def test_export_says_a_model_from_e5_weights_is_not_koelectra(trained, tmp_path)
     assert "**This is not KoELECTRA**" in card and "28,434 pieces" in card
     assert "KLUE-STS v1.1 train" in card and "KLUE-NLI" in card
     assert load_predictor(out, "similarity").describe()["origin"] == serving["origin"]
+    # A later stage trained from the export, once the runs behind it are gone, is still e5.
+    shutil.rmtree(imported), shutil.rmtree(stage)
+    later = tmp_path / "later"
+    shutil.copytree(source, later)
+    (later / "train_args.json").write_text(json.dumps({**train_args, "init": str(out)}))
+    export.export(export.ExportArgs(model=str(later), out=str(tmp_path / "again")))
+    assert json.loads((tmp_path / "again" / "serving.json").read_text())["origin"] == serving["origin"]
+    assert "28,434 pieces" in (tmp_path / "again" / "README.md").read_text()
+
+
+def test_export_refuses_to_replace_a_stage_the_model_was_trained_from(trained, tmp_path):
+    served, later = tmp_path / "served", tmp_path / "later"
+    export.export(export.ExportArgs(model=str(trained / "similarity" / "best"), out=str(served)))
+    shutil.copytree(trained / "similarity" / "best", later)
+    train_args = json.loads((later / "train_args.json").read_text())
+    (later / "train_args.json").write_text(json.dumps({**train_args, "init": str(served)}))
+    with pytest.raises(ValueError, match="copy it elsewhere"):
+        export.export(export.ExportArgs(model=str(later), out=str(served)))
+    assert load_predictor(served, "similarity").predict([("정말 재밌다", "최고의 영화")])  # left as it was
 
 
 def test_export_of_a_model_trained_from_scratch_says_so(trained, tmp_path):
@@ -742,6 +761,10 @@ def test_export_card_of_an_average_names_its_sources_and_their_data(trained, tmp
     assert export.QUESTION_PAIR_LINE in card
     assert not (out / "dev_metrics.json").exists()  # the average was never selected on dev
     assert model_info.describe(load_predictor(out, "similarity"))["metrics"] == []
+    # An average with that average (an exported one, say) among its sources says what it is.
+    again = average.average(average.AverageArgs(models=[str(soup), str(first)], out=str(tmp_path / "again")))
+    export.export(export.ExportArgs(model=str(again), out=str(tmp_path / "again-exported")))
+    assert f"`{soup}`: no training run of its own selected it" in (tmp_path / "again-exported" / "README.md").read_text()
 
 
 def test_evaluation_rows_name_the_data_folder(tmp_path):
@@ -752,3 +775,78 @@ def test_evaluation_rows_name_the_data_folder(tmp_path):
                                     "data": f"../shared/data/{folder}/sts-dev.tsv"}))
         rows += export.evaluation_rows([path])
     assert "`korsts/sts-dev.tsv`" in rows[0] and "`stylekqc/sts-dev.tsv`" in rows[1]
+
+
+def test_numeral_variants_join_the_similarity_training_pairs(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    rows = [("main", "f", "2012", 0, "4.0", "오후 3시에 만나요", "세 시에 봐요"),
+            ("main", "f", "2012", 1, "1.0", "최고의 영화", "시간 낭비")]
+    write_tsv(root / "korsts" / "sts-train.tsv", ("genre", "filename", "year", "id", "score",
+                                                  "sentence1", "sentence2"), rows)
+    common = ["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+              *NO_EXTRA_PAIRS]
+    plain, _ = finetune.load_splits(finetune.parse_args(common))
+    more, _ = finetune.load_splits(finetune.parse_args(common + ["--numeral_variants", "true"]))
+    assert more.iloc[len(plain):][["sentence1", "sentence2", "score"]].values.tolist() == [
+        ["오후 세 시에 만나요", "세 시에 봐요", 4.0]]
+
+
+def test_evaluate_reports_how_far_spelled_out_numbers_move_the_scores(trained, tmp_path):
+    path = tmp_path / "sts-dev.tsv"
+    rows = [("main", "f", "2012", i, f"{i % 6}.0", f"고양이 {i + 1}마리", POSITIVE[i % 5]) for i in range(12)]
+    write_tsv(path, ("genre", "filename", "year", "id", "score", "sentence1", "sentence2"),
+              rows + [("main", "f", "2012", 99, "2.0", "숫자 없음", "최고의 영화")])
+    result = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
+                                                     data=str(path), numeral_variants=True))
+    metrics = result["metrics"]
+    assert result["numeral_variants"] is True and metrics["pairs"] == 12  # the pair without numbers is left out
+    assert metrics["as_written"]["n"] == metrics["spelled_out"]["n"] == 12
+    assert metrics["mean_absolute_change"] >= abs(metrics["mean_change"])
+    with pytest.raises(ValueError, match="numeral_variants"):
+        evaluate.EvaluateArgs(task="sentiment", model="m", data=str(path), numeral_variants=True)
+
+
+def test_init_from_an_fp16_export_trains_in_fp32(trained, data_root, tmp_path):
+    exported = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(trained / "similarity" / "best"), out=str(exported)))
+    assert next(AutoModelForSequenceClassification.from_pretrained(exported).parameters()).dtype == torch.float16
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--init", str(exported),
+                                "--out", str(tmp_path / "run"), *NO_EXTRA_PAIRS])
+    model = finetune.build_model(args, vocab_size=0)
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
+
+
+def write_klue_nli(root, rows):
+    """A KLUE-NLI train file of (premise, hypothesis, gold_label) rows."""
+    records = [{"premise": p, "hypothesis": h, "gold_label": label} for p, h, label in rows]
+    (root / "klue-nli" / "klue-nli-v1.1_train.json").write_text(json.dumps(records, ensure_ascii=False))
+
+
+NLI_ROWS = [("비가 많이 온다", "비가 오지 않는다", "contradiction"), ("비가 많이 온다", "비가 온다", "entailment"),
+            ("영화가 재밌다", "영화가 지루하다", "contradiction"), ("영화가 재밌다", "배우가 나온다", "neutral")]
+
+
+def test_nli_contradictions_join_the_similarity_pairs_at_their_score(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    write_klue_nli(root, NLI_ROWS)
+    common = ["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+              *NO_EXTRA_PAIRS]
+    plain, _ = finetune.load_splits(finetune.parse_args(common))
+    more, _ = finetune.load_splits(finetune.parse_args(common + ["--nli_contradictions", "5",
+                                                                 "--nli_contradiction_score", "1.0"]))
+    added = more.iloc[len(plain):][["sentence1", "sentence2", "score"]].values.tolist()
+    assert sorted(added) == [["비가 많이 온다", "비가 오지 않는다", 1.0], ["영화가 재밌다", "영화가 지루하다", 1.0]]
+
+
+def test_evaluate_reads_klue_nli_as_entailment_against_contradiction(trained, tmp_path):
+    (tmp_path / "klue-nli").mkdir()
+    write_klue_nli(tmp_path, NLI_ROWS)
+    path = tmp_path / "klue-nli" / "klue-nli-v1.1_train.json"
+    frame = data.load_pairs(path)
+    assert frame[["sentence2", "label"]].values.tolist() == [["비가 오지 않는다", 0], ["비가 온다", 1],
+                                                            ["영화가 지루하다", 0]]  # neutral left out
+    result = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
+                                                     data=str(path)))
+    assert result["metrics"]["n"] == 3 and 0.0 <= result["metrics"]["auc"] <= 1.0

@@ -13,6 +13,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
 from models import SERVING_FILE
@@ -44,7 +45,8 @@ def check_same_tokenizer(models) -> None:
 
 def averaged_state(models, weights) -> tuple:
     """The first model, loaded, and the weighted mean of every model's floating-point tensors."""
-    loaded = [AutoModelForSequenceClassification.from_pretrained(model) for model in models]
+    # fp32 whatever each checkpoint holds, so an fp16 export and an fp32 run average alike.
+    loaded = [AutoModelForSequenceClassification.from_pretrained(model, dtype=torch.float32) for model in models]
     states = [model.state_dict() for model in loaded]
     shapes = [{key: tensor.shape for key, tensor in state.items()} for state in states]
     if any(shape != shapes[0] for shape in shapes[1:]):

@@ -84,7 +84,7 @@ class Adapter:
         with self.accelerator.main_process_first():
             self.rows = packed_rows(args, self.tokenizer)
         self.special = torch.tensor(self.tokenizer.all_special_ids)
-        model = ElectraForMaskedLM.from_pretrained(args.init)
+        model = ElectraForMaskedLM.from_pretrained(args.init, dtype=torch.float32)  # fp32 even from an fp16 export
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
         total = args.max_steps * self.accelerator.num_processes  # the prepared scheduler steps once per process
         scheduler = get_linear_schedule_with_warmup(optimizer, int(total * args.warmup_ratio), total)

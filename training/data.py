@@ -77,9 +77,12 @@ def load_question_pairs(path) -> pd.DataFrame:
 
 
 def load_pairs(path) -> pd.DataFrame:
-    """Any pair file by its extension and header: .json or .csv is KLUE-STS; a TSV is KorSTS, or
-    binary paraphrase pairs (StyleKQC's `similarity` or the question pairs' `is_duplicate`)."""
+    """Any pair file by its extension and header: .json or .csv is KLUE-STS (or KLUE-NLI, read as
+    binary pairs); a TSV is KorSTS, or binary paraphrase pairs (StyleKQC's `similarity` or the
+    question pairs' `is_duplicate`)."""
     suffix = Path(path).suffix
+    if suffix == ".json" and '"premise"' in Path(path).read_text(encoding="utf-8")[:2000]:
+        return load_nli_pairs(path)
     if suffix == ".json":
         return load_klue_sts(path)
     if suffix == ".csv":
@@ -104,6 +107,23 @@ def load_klue_nli(path) -> pd.DataFrame:
     return pd.DataFrame({"sentence1": [r["premise"] for r in records],
                          "sentence2": [r["hypothesis"] for r in records],
                          "label": [r["gold_label"] for r in records]})
+
+
+def load_nli_pairs(path) -> pd.DataFrame:
+    """KLUE-NLI as binary pairs: entailment 1, contradiction 0, neutral left out. The two sides of
+    a contradiction share a topic and most words, so this asks whether a score follows meaning."""
+    frame = load_klue_nli(path)
+    frame = frame[frame["label"].isin(["entailment", "contradiction"])].reset_index(drop=True)
+    return frame.assign(label=(frame["label"] == "entailment").astype(int))
+
+
+def nli_contradiction_pairs(root, count, score, seed=42) -> pd.DataFrame:
+    """KorSTS-style pairs: a seeded sample of count KLUE-NLI train contradictions, all at score."""
+    frame = load_klue_nli(Path(root) / "klue-nli" / "klue-nli-v1.1_train.json")
+    chosen = frame[frame["label"] == "contradiction"]
+    chosen = chosen.sample(n=min(count, len(chosen)), random_state=seed)
+    return pd.DataFrame({"sentence1": chosen["sentence1"].tolist(), "sentence2": chosen["sentence2"].tolist(),
+                         "score": float(score)})
 
 
 def load_task_data(task, path) -> pd.DataFrame:

@@ -8,6 +8,8 @@
         --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
     python -m training.evaluate --task similarity --model running_model/similarity \
         --data ../shared/data/extra/stylekqc/sts-dev.tsv   # 0/1 pairs: paraphrase metrics
+    python -m training.evaluate --task similarity --model running_model/similarity \
+        --data ../shared/data/korsts/sts-dev.tsv --numeral_variants true   # 3시 against 세 시
     python -m training.evaluate --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
@@ -19,10 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 from transformers import HfArgumentParser
 
 from models import load_predictor
-from training import data
+from training import data, numerals
 from training.metrics import paraphrase_metrics, sentiment_metrics, similarity_metrics
 
 
@@ -40,10 +43,13 @@ class EvaluateArgs:
     quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
     plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/plots.py)."})
     save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.compare)."})
+    numeral_variants: bool = field(default=False, metadata={"help": "Similarity: score only the pairs with a number before a counter, as they are and with one side's numbers in Korean words (3시 → 세 시; training.numerals), and report how far the scores move."})
 
     def __post_init__(self):
         if self.task not in ("sentiment", "similarity"):
             raise ValueError(f"--task must be sentiment or similarity, not {self.task!r}")
+        if self.numeral_variants and (self.task != "similarity" or self.plots):
+            raise ValueError("--numeral_variants scores similarity pairs, without --plots")
 
 
 def sentiment_outputs(predictor, frame) -> dict:
@@ -76,6 +82,17 @@ def score_similarity(outputs) -> dict:
     return similarity_metrics(outputs["gold"], outputs["predicted"])
 
 
+def numeral_outputs(predictor, frame) -> tuple:
+    """(metrics of the pairs with numbers as written, then spelled out, and the change; outputs)."""
+    originals, variants = numerals.variant_pairs(frame)
+    before, after = similarity_outputs(predictor, originals), similarity_outputs(predictor, variants)
+    change = np.subtract(after["predicted"], before["predicted"])
+    metrics = {"pairs": len(originals), "as_written": score_similarity(before),
+               "spelled_out": score_similarity(after), "mean_change": round(float(change.mean()), 4),
+               "mean_absolute_change": round(float(np.abs(change).mean()), 4)}
+    return metrics, after
+
+
 def evaluate(args: EvaluateArgs) -> dict:
     """Metrics plus what was scored, how, and how long it took."""
     frame = data.load_eval_data(args.task, args.data, args.held_out)
@@ -93,6 +110,8 @@ def evaluate(args: EvaluateArgs) -> dict:
     if args.task == "sentiment":
         outputs = sentiment_outputs(predictor, frame)
         metrics = score_sentiment(outputs)
+    elif args.numeral_variants:
+        metrics, outputs = numeral_outputs(predictor, frame)
     else:
         outputs = similarity_outputs(predictor, frame)
         metrics = score_similarity(outputs)
@@ -102,7 +121,8 @@ def evaluate(args: EvaluateArgs) -> dict:
         from training.plots import write_plots  # matplotlib only when plots are asked for
         write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
-            "data": args.data, "held_out": args.held_out, "device": str(predictor.device), "clean": predictor.cleaning,
+            "data": args.data, "held_out": args.held_out, "numeral_variants": args.numeral_variants,
+            "device": str(predictor.device), "clean": predictor.cleaning,
             "quantized": predictor.quantized,
             "symmetric": getattr(predictor, "symmetric", None), "metrics": metrics, "seconds": round(time.time() - started, 1)}
 

