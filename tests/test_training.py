@@ -850,3 +850,9 @@ def test_evaluate_reads_klue_nli_as_entailment_against_contradiction(trained, tm
     result = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
                                                      data=str(path)))
     assert result["metrics"]["n"] == 3 and 0.0 <= result["metrics"]["auc"] <= 1.0
+
+
+def test_export_card_names_the_contradictions_and_numeral_variants_only_when_used():
+    assert export.paraphrase_data_lines([{"style_paraphrases": 1}]) == [export.STYLEKQC_LINE]
+    assert export.paraphrase_data_lines([{}, {"nli_contradictions": 10, "numeral_variants": True}]) == [
+        export.NLI_CONTRADICTION_LINE, export.NUMERAL_LINE]

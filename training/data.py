@@ -81,10 +81,8 @@ def load_pairs(path) -> pd.DataFrame:
     binary pairs); a TSV is KorSTS, or binary paraphrase pairs (StyleKQC's `similarity` or the
     question pairs' `is_duplicate`)."""
     suffix = Path(path).suffix
-    if suffix == ".json" and '"premise"' in Path(path).read_text(encoding="utf-8")[:2000]:
-        return load_nli_pairs(path)
     if suffix == ".json":
-        return load_klue_sts(path)
+        return load_nli_pairs(path) if is_nli_file(path) else load_klue_sts(path)
     if suffix == ".csv":
         return load_klue_sts_csv(path)
     with open(path, encoding="utf-8") as lines:
@@ -107,6 +105,12 @@ def load_klue_nli(path) -> pd.DataFrame:
     return pd.DataFrame({"sentence1": [r["premise"] for r in records],
                          "sentence2": [r["hypothesis"] for r in records],
                          "label": [r["gold_label"] for r in records]})
+
+
+def is_nli_file(path) -> bool:
+    """Whether a JSON file holds KLUE-NLI records (premise, hypothesis) rather than KLUE-STS ones."""
+    records = json.loads(Path(path).read_text(encoding="utf-8"))
+    return bool(records) and "premise" in records[0]
 
 
 def load_nli_pairs(path) -> pd.DataFrame:

@@ -195,10 +195,12 @@ def data_lines(task, train_args, chain) -> list:
 
 
 def paraphrase_data_lines(runs) -> list:
-    """The card's lines on the paraphrase sets that any of the runs behind a model added."""
+    """The card's lines on the extra pair sets that any of the runs behind a model added."""
     used = lambda *options: any(run.get(option) for run in runs for option in options)  # noqa: E731
     return ([STYLEKQC_LINE] if used("style_paraphrases") else []) + \
-        ([QUESTION_PAIR_LINE] if used("question_paraphrases", "question_unrelated") else [])
+        ([QUESTION_PAIR_LINE] if used("question_paraphrases", "question_unrelated") else []) + \
+        ([NLI_CONTRADICTION_LINE] if used("nli_contradictions") else []) + \
+        ([NUMERAL_LINE] if used("numeral_variants") else [])
 
 
 def run_arguments(train_args) -> list:
@@ -223,6 +225,10 @@ QUESTION_PAIR_LINE = ("- Also the question-pair train file (songys/Question_pair
                       "score (`--question_paraphrases`, `--question_paraphrase_score`) and, where "
                       "`--question_unrelated` is on, the others one low score. Its dev and test files are "
                       "never trained on and measure how paraphrases read.")
+NLI_CONTRADICTION_LINE = ("- Also KLUE-NLI v1.1 train contradictions (CC BY-SA 4.0): a seeded sample "
+                          "(`--nli_contradictions`), all given one low score (`--nli_contradiction_score`).")
+NUMERAL_LINE = ("- Also a copy of every training pair with a number before a counter, one side's numbers "
+                "written in Korean words, the score kept (`--numeral_variants`, `training.numerals`).")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
             "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 
