@@ -5,6 +5,7 @@ import random
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -856,3 +857,82 @@ def test_export_card_names_the_contradictions_and_numeral_variants_only_when_use
     assert export.paraphrase_data_lines([{"style_paraphrases": 1}]) == [export.STYLEKQC_LINE]
     assert export.paraphrase_data_lines([{}, {"nli_contradictions": 10, "numeral_variants": True}]) == [
         export.NLI_CONTRADICTION_LINE, export.NUMERAL_LINE]
+
+
+def test_nli_triplets_pair_each_premise_with_its_first_entailment_and_contradiction(tmp_path):
+    (tmp_path / "klue-nli").mkdir()
+    write_klue_nli(tmp_path, NLI_ROWS + [("비가 많이 온다", "하늘에서 비가 내린다", "entailment")])
+    triplets = data.nli_triplets(tmp_path)
+    # 영화가 재밌다 has no entailment, so it has no triplet.
+    assert triplets.values.tolist() == [["비가 많이 온다", "비가 온다", "비가 오지 않는다"]]
+
+
+def test_ranking_pairs_share_one_order_per_premise():
+    triplets = pd.DataFrame({"premise": [f"전제 {i}" for i in range(40)],
+                             "entailed": [f"함의 {i}" for i in range(40)],
+                             "contradicted": [f"모순 {i}" for i in range(40)]})
+    entailed, contradicted = finetune.ranking_pairs(triplets, seed=0)
+    premise_first = entailed["sentence1"].str.startswith("전제")
+    assert (premise_first == contradicted["sentence1"].str.startswith("전제")).all()
+    assert 5 < premise_first.sum() < 35  # both orders occur
+    hypotheses = entailed["sentence2"].where(premise_first, entailed["sentence1"])
+    assert hypotheses.tolist() == triplets["entailed"].tolist()
+
+
+def test_margin_ranking_loss_is_zero_only_beyond_the_margin():
+    entailed, contradicted = torch.tensor([4.0, 3.0, 2.0]), torch.tensor([2.0, 2.5, 3.0])
+    # Gaps 2.0, 0.5, -1.0 against a margin of 1.0: hinges 0, 0.5, 2.0.
+    assert finetune.margin_ranking_loss(entailed, contradicted, 1.0).item() == pytest.approx(2.5 / 3)
+    assert finetune.margin_ranking_loss(entailed[:1], contradicted[:1], 1.0).item() == 0.0
+
+
+def test_nli_ranking_step_scores_the_batch_and_the_premises_in_one_forward(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    write_klue_nli(root, NLI_ROWS + [("영화가 재밌다", "영화가 볼만하다", "entailment")])
+    args = finetune.parse_args(["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+                                "--out", str(tmp_path / "run"), *TINY, *NO_EXTRA_PAIRS, *RANDOM_INIT,
+                                "--nli_ranking", "2", "--ranking_weight", "0.5", "--ranking_margin", "2.0"])
+    trainer = finetune.Trainer(args)
+    trainer.model.eval()  # no dropout, so the one forward can be checked against separate ones
+    batch = finetune.collate(trainer.train, [0, 1, 2], trainer.pad_id, True)
+    indices = trainer.ranking_indices()
+    assert sorted(indices) == [0, 1]
+    score = lambda rows: trainer.model(**{k: v for k, v in rows.items() if k != "labels"}).logits[:, 0]  # noqa: E731
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(score(batch), batch["labels"]) + 0.5 * finetune.margin_ranking_loss(
+            *(score(finetune.collate(pairs, indices, trainer.pad_id, True)) for pairs in trainer.ranking), 2.0)
+        combined = trainer.ranking_step_loss(batch)
+    assert combined.item() == pytest.approx(expected.item(), rel=1e-4)
+    trainer.step = 1  # the next step takes the next premises of the order, wrapping round
+    assert sorted(trainer.ranking_indices()) == [0, 1]
+
+
+def test_finetune_with_nli_ranking_trains_and_records_it(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    run_finetune("similarity", root, tokenizer_dir, tmp_path / "run", "--nli_ranking", "3")
+    saved = json.loads((tmp_path / "run" / "best" / "train_args.json").read_text())
+    assert saved["nli_ranking"] == 3
+    assert export.paraphrase_data_lines([saved]) == [export.NLI_RANKING_LINE]
+    with pytest.raises(ValueError, match="similarity task only"):
+        finetune.parse_args(["--task", "sentiment", "--tokenizer", str(tokenizer_dir), "--nli_ranking", "2"])
+
+
+def test_export_of_an_average_finds_the_e5_import_through_any_source(trained, tmp_path):
+    served, stage = tmp_path / "served", tmp_path / "stage"
+    # served: an export whose own --init run is gone (it carries import.json); stage: trained from it.
+    for directory, init in ((served, tmp_path / "gone"), (stage, served)):
+        shutil.copytree(trained / "similarity" / "best", directory)
+        train_args = json.loads((directory / "train_args.json").read_text())
+        (directory / "train_args.json").write_text(json.dumps({**train_args, "init": str(init)}))
+    (served / "import.json").write_text(json.dumps({"pieces": 250002, "kept": 28434}))
+    soup = average.average(average.AverageArgs(models=[str(served), str(stage)], out=str(tmp_path / "soup")))
+    soup_args = json.loads((soup / "train_args.json").read_text())
+    assert export.lineages(soup_args) == [[str(served)], [str(stage), str(served)]]
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(soup), out=str(out), symmetric=True))
+    assert "KoELECTRA 아님" in json.loads((out / "serving.json").read_text())["origin"]
+    assert (out / "import.json").is_file()
+    with pytest.raises(ValueError, match="copy it elsewhere"):  # every source's chain counts
+        export.export(export.ExportArgs(model=str(soup), out=str(served)))

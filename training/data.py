@@ -130,6 +130,19 @@ def nli_contradiction_pairs(root, count, score, seed=42) -> pd.DataFrame:
                          "score": float(score)})
 
 
+def nli_triplets(root) -> pd.DataFrame:
+    """KLUE-NLI train premises with one entailed and one contradicted hypothesis each
+    (columns premise, entailed, contradicted): the first of each where a premise has more."""
+    frame = load_klue_nli(Path(root) / "klue-nli" / "klue-nli-v1.1_train.json")
+    first = {label: frame[frame["label"] == label].drop_duplicates("sentence1").set_index("sentence1")["sentence2"]
+             for label in ("entailment", "contradiction")}
+    premises = [p for p in dict.fromkeys(frame["sentence1"]) if p in first["entailment"].index
+                and p in first["contradiction"].index]
+    return pd.DataFrame({"premise": premises,
+                         "entailed": first["entailment"].loc[premises].tolist(),
+                         "contradicted": first["contradiction"].loc[premises].tolist()})
+
+
 def load_task_data(task, path) -> pd.DataFrame:
     """Labeled data of one task from a file."""
     return load_nsmc(path) if task == "sentiment" else load_pairs(path)

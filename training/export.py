@@ -47,14 +47,27 @@ def architecture(config) -> str:
             f"FFN {config.intermediate_size}, vocabulary {config.vocab_size}")
 
 
+def lineages(train_args, depth=0) -> list:
+    """Every chain of directories behind a model, nearest first: its --init's, or one through
+    each source of a weight average (whose own train_args are only its first source's)."""
+    sources = train_args.get(AVERAGED_KEY)
+    parents = [source["model"] for source in sources] if sources else [train_args.get("init")]
+    chains = [[parent, *chain] for parent in parents
+              if parent and Path(parent).is_dir() and depth < 10
+              for chain in lineages(read_train_args(parent), depth + 1)]
+    return chains or [[]]
+
+
 def lineage(train_args) -> list:
-    """The chain of --init directories behind a model, nearest first, ending at its source."""
-    chain, init = [], train_args.get("init")
-    while init and Path(init).is_dir() and len(chain) < 10:
-        chain.append(init)
-        parent = Path(init) / "train_args.json"
-        init = json.loads(parent.read_text()).get("init") if parent.is_file() else None
-    return chain
+    """The chain the card reports: the first that reaches imported e5 weights, else the longest."""
+    chains = lineages(train_args)
+    return next((chain for chain in chains if imported_from_e5(chain)), max(chains, key=len))
+
+
+def read_train_args(directory) -> dict:
+    """A model directory's train_args.json, or {} where it has none."""
+    path = Path(directory) / "train_args.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def imported_from_e5(chain) -> bool:
@@ -200,6 +213,7 @@ def paraphrase_data_lines(runs) -> list:
     return ([STYLEKQC_LINE] if used("style_paraphrases") else []) + \
         ([QUESTION_PAIR_LINE] if used("question_paraphrases", "question_unrelated") else []) + \
         ([NLI_CONTRADICTION_LINE] if used("nli_contradictions") else []) + \
+        ([NLI_RANKING_LINE] if used("nli_ranking") else []) + \
         ([NUMERAL_LINE] if used("numeral_variants") else [])
 
 
@@ -227,6 +241,10 @@ QUESTION_PAIR_LINE = ("- Also the question-pair train file (songys/Question_pair
                       "never trained on and measure how paraphrases read.")
 NLI_CONTRADICTION_LINE = ("- Also KLUE-NLI v1.1 train contradictions (CC BY-SA 4.0): a seeded sample "
                           "(`--nli_contradictions`), all given one low score (`--nli_contradiction_score`).")
+NLI_RANKING_LINE = ("- Also KLUE-NLI v1.1 train premises (CC BY-SA 4.0) with one entailed and one contradicted "
+                    "hypothesis each (`training.data.nli_triplets`): a ranking loss asks the entailment to "
+                    "score `--ranking_margin` above the contradiction, without fixing either score "
+                    "(`--nli_ranking`). KLUE-NLI dev is never trained on and measures it.")
 NUMERAL_LINE = ("- Also a copy of every training pair with a number before a counter, one side's numbers "
                 "written in Korean words, the score kept (`--numeral_variants`, `training.numerals`).")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
@@ -238,7 +256,8 @@ def export(args: ExportArgs):
     source = Path(args.model)
     train_args = json.loads((source / "train_args.json").read_text())
     chain = lineage(train_args)
-    if any(Path(stage).resolve() == Path(args.out).resolve() for stage in chain):
+    stages = [stage for each in lineages(train_args) for stage in each]
+    if any(Path(stage).resolve() == Path(args.out).resolve() for stage in stages):
         raise ValueError(f"{args.out} is one of the stages {args.model} was trained from, and the "
                          f"card reads them: copy it elsewhere (runs/...), train from the copy, then export")
     model = AutoModelForSequenceClassification.from_pretrained(source).to(torch.float16)

@@ -3,6 +3,7 @@
     python -m training.finetune --task sentiment            # uses training/configs/sentiment.json
     python -m training.finetune --task similarity --init runs/pretrain/discriminator
     python -m training.finetune --task sentiment --resume   # continue from the last checkpoint
+    python -m training.finetune --task similarity --init runs/sim-e5-served --nli_ranking 4  # + NLI ranking loss
     python -m training.finetune --task sentiment --init runs/e5-small-ko \
         --pseudo_labels runs/pseudo/round1.tsv --pseudo_weight 0.5   # a self-training student
     accelerate launch -m training.finetune --task sentiment ...  # several GPUs, same arguments
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -83,6 +85,9 @@ class FinetuneArgs:
     question_unrelated_score: float = field(default=0.5, metadata={"help": "The 0–5 score given to question pairs of different meaning."})
     nli_contradictions: int = field(default=0, metadata={"help": "Similarity: add this many KLUE-NLI train contradictions (a seeded sample), scored --nli_contradiction_score: one topic, most words shared, not the same meaning."})
     nli_contradiction_score: float = field(default=1.5, metadata={"help": "The 0–5 score given to KLUE-NLI contradictions (the STS scale's 1–2: not equivalent, on one topic)."})
+    nli_ranking: int = field(default=0, metadata={"help": "Similarity: with every step, this many KLUE-NLI train premises (training.data.nli_triplets, in turn) whose entailed hypothesis must score --ranking_margin above its contradicted one (0 = off). It asks entailment above contradiction without fixing either score."})
+    ranking_margin: float = field(default=1.0, metadata={"help": "With --nli_ranking: how far (on the 0–5 scale) an entailment must score above the contradiction of its premise."})
+    ranking_weight: float = field(default=1.0, metadata={"help": "With --nli_ranking: the ranking loss's weight beside the MSE."})
     numeral_variants: bool = field(default=False, metadata={"help": "Similarity: also train on a copy of every pair with a number before a counter, one side's numbers in Korean words (3시 → 세 시), the score kept (training.numerals)."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
@@ -115,6 +120,10 @@ class FinetuneArgs:
             raise ValueError("--pseudo_weight must not be negative")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError("--mixed_precision must be auto, no, bf16 or fp16")
+        if self.nli_ranking and self.task != "similarity":
+            raise ValueError("--nli_ranking applies to the similarity task only")
+        if self.nli_ranking < 0 or self.ranking_margin < 0 or self.ranking_weight < 0:
+            raise ValueError("--nli_ranking, --ranking_margin and --ranking_weight must not be negative")
         if not self.init and self.tokenizer.startswith("runs/") and not Path(self.tokenizer).exists():
             raise ValueError(f"no tokenizer at {self.tokenizer}: train it first with "
                              f"`python -m training.tokenizer --out {self.tokenizer}`")
@@ -310,6 +319,29 @@ def with_swapped_pairs(frame):
     return pd.concat([frame, swapped[frame.columns]], ignore_index=True)
 
 
+def ranking_pairs(triplets, seed):
+    """(premise, entailed) and (premise, contradicted) pairs, row for row; a seeded half of the
+    premises go second in both, since the app scores a pair in both orders."""
+    rng = random.Random(seed)
+    hypothesis_first = [rng.random() < 0.5 for _ in range(len(triplets))]
+
+    def pairs(column):
+        ordered = [(h, p) if flip else (p, h)
+                   for p, h, flip in zip(triplets["premise"], triplets[column], hypothesis_first)]
+        return pd.DataFrame(ordered, columns=["sentence1", "sentence2"]).assign(score=0.0)
+    return pairs("entailed"), pairs("contradicted")
+
+
+def pad_columns(tensor, width, value):
+    """A (rows, length) tensor padded on the right to width columns."""
+    return F.pad(tensor, (0, width - tensor.shape[1]), value=value)
+
+
+def margin_ranking_loss(entailed, contradicted, margin):
+    """Mean hinge: zero where each entailment scores at least margin above its contradiction."""
+    return F.relu(margin - (entailed - contradicted)).mean()
+
+
 def predict_dev(model, dataset, args, device, pad_id):
     """Predicted labels or scores for a tokenized dataset, in its original order."""
     model.eval()
@@ -398,6 +430,7 @@ class Trainer:
             self.train["teacher"] = teacher_probabilities(train, args)
         if args.pseudo_labels:
             self.add_pseudo_labels()
+        self.ranking = self.ranking_data() if args.nli_ranking else None
         self.lengths = [len(ids) for ids in self.train["input_ids"]]
         model = build_model(args, len(self.tokenizer))
         if args.freeze_embeddings:
@@ -424,6 +457,38 @@ class Trainer:
                           self.args.pseudo_weight)
         self.print(f"training on {gold} gold and {len(frame)} pseudo-labeled reviews "
                    f"(weight {self.args.pseudo_weight})")
+
+    def ranking_data(self):
+        """The encoded (premise, entailed) and (premise, contradicted) pairs; sets their seeded order."""
+        triplets = data.nli_triplets(data.data_dir(self.args.data_dir))
+        self.ranking_order = random.Random(self.args.seed).sample(range(len(triplets)), len(triplets))
+        self.print(f"--nli_ranking: {len(triplets)} KLUE-NLI premises, {self.args.nli_ranking} a step")
+        return [encode_task(self.tokenizer, frame, "similarity", self.args.max_length, self.args.clean)
+                for frame in ranking_pairs(triplets, self.args.seed)]
+
+    def ranking_indices(self):
+        """This step's premises: the next --nli_ranking of the seeded order on this process."""
+        count, order = self.args.nli_ranking, self.ranking_order
+        start = (self.step * self.accelerator.num_processes + self.accelerator.process_index) * count
+        return [order[(start + i) % len(order)] for i in range(count)]
+
+    def with_ranking_rows(self, batch):
+        """The batch's inputs, then this step's entailed pairs, then their contradicted ones."""
+        indices = self.ranking_indices()
+        parts = [batch] + [collate(pairs, indices, self.pad_id, True) for pairs in self.ranking]
+        width = max(part["input_ids"].shape[1] for part in parts)
+        # On a GPU the prepared loader has already moved the batch there; the premises follow it.
+        return {key: torch.cat([pad_columns(part[key].to(self.device), width,
+                                            self.pad_id if key == "input_ids" else 0) for part in parts])
+                for key in ("input_ids", "token_type_ids", "attention_mask")}
+
+    def ranking_step_loss(self, batch):
+        """MSE on the batch plus the weighted margin ranking loss on this step's NLI premises."""
+        labels = batch["labels"].to(self.device)
+        scores = self.model(**self.with_ranking_rows(batch)).logits[:, 0].float()  # one forward: DDP wants one per step
+        entailed, contradicted = scores[len(labels):].chunk(2)
+        return F.mse_loss(scores[:len(labels)], labels) + self.args.ranking_weight * \
+            margin_ranking_loss(entailed, contradicted, self.args.ranking_margin)
 
     def print(self, message):
         """Print from the main process only."""
@@ -497,6 +562,8 @@ class Trainer:
 
     def train_step(self, batch) -> float:
         """One optimisation step; returns the loss."""
+        if self.ranking is not None:
+            return self.apply(self.ranking_step_loss(batch))
         batch = {k: v.to(self.device) for k, v in batch.items()}
         teacher = batch.pop("teacher", None)
         soft_share, weight = batch.pop("soft_share", None), batch.pop("weight", None)
@@ -508,6 +575,10 @@ class Trainer:
             if soft_share is None:  # plain distillation: every row alike
                 soft_share = torch.full_like(labels, self.args.distill_weight, dtype=torch.float)
             loss = mixed_loss(logits, labels, teacher, soft_share, weight)
+        return self.apply(loss)
+
+    def apply(self, loss) -> float:
+        """Backward, clip and step on one loss; returns its value."""
         self.accelerator.backward(loss)
         self.accelerator.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
