@@ -121,9 +121,14 @@ def load_nli_pairs(path) -> pd.DataFrame:
     return frame.assign(label=(frame["label"] == "entailment").astype(int))
 
 
+def load_klue_nli_train(root) -> pd.DataFrame:
+    """KLUE-NLI v1.1 train under the data root."""
+    return load_klue_nli(Path(root) / "klue-nli" / "klue-nli-v1.1_train.json")
+
+
 def nli_contradiction_pairs(root, count, score, seed=42) -> pd.DataFrame:
     """KorSTS-style pairs: a seeded sample of count KLUE-NLI train contradictions, all at score."""
-    frame = load_klue_nli(Path(root) / "klue-nli" / "klue-nli-v1.1_train.json")
+    frame = load_klue_nli_train(root)
     chosen = frame[frame["label"] == "contradiction"]
     chosen = chosen.sample(n=min(count, len(chosen)), random_state=seed)
     return pd.DataFrame({"sentence1": chosen["sentence1"].tolist(), "sentence2": chosen["sentence2"].tolist(),
@@ -133,7 +138,7 @@ def nli_contradiction_pairs(root, count, score, seed=42) -> pd.DataFrame:
 def nli_triplets(root) -> pd.DataFrame:
     """KLUE-NLI train premises with one entailed and one contradicted hypothesis each
     (columns premise, entailed, contradicted): the first of each where a premise has more."""
-    frame = load_klue_nli(Path(root) / "klue-nli" / "klue-nli-v1.1_train.json")
+    frame = load_klue_nli_train(root)
     first = {label: frame[frame["label"] == label].drop_duplicates("sentence1").set_index("sentence1")["sentence2"]
              for label in ("entailment", "contradiction")}
     premises = [p for p in dict.fromkeys(frame["sentence1"]) if p in first["entailment"].index
@@ -220,7 +225,7 @@ def pair_train_texts(root):
     """The sentences of the newer pair sets' training parts: KLUE-STS and KLUE-NLI train, StyleKQC."""
     root = Path(root)
     for frame in (load_klue_sts_csv(root / "klue-sts" / "klue-sts-v1.1_train.csv"),
-                  load_klue_nli(root / "klue-nli" / "klue-nli-v1.1_train.json")):
+                  load_klue_nli_train(root)):
         yield from frame["sentence1"]
         yield from frame["sentence2"]
     yield from read_tsv(root / "extra" / "stylekqc" / "act-train.tsv")["sentence"]

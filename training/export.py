@@ -196,9 +196,7 @@ def data_lines(task, train_args, chain) -> list:
     lines = [DATA_LINES[task]]
     if task == "similarity" and train_args.get("klue_sts"):
         lines.append(KLUE_STS_LINE)
-    stages = [json.loads((Path(d) / "train_args.json").read_text()).get("task")
-              for d in chain if (Path(d) / "train_args.json").is_file()]
-    if "nli" in stages:
+    if "nli" in [read_train_args(stage).get("task") for stage in chain]:
         lines.append(NLI_LINE)
     if task == "sentiment" and train_args.get("pseudo_labels"):
         lines.append(PSEUDO_LINE)
@@ -220,8 +218,7 @@ def paraphrase_data_lines(runs) -> list:
 def run_arguments(train_args) -> list:
     """The arguments of every run behind a model: its own, or each averaged source's."""
     sources = train_args.get(AVERAGED_KEY) or []
-    return [train_args] + [json.loads((Path(source["model"]) / "train_args.json").read_text())
-                           for source in sources]
+    return [train_args] + [read_train_args(source["model"]) for source in sources]
 
 
 KLUE_STS_LINE = ("- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fixed 90% "
