@@ -919,6 +919,29 @@ def test_finetune_with_nli_ranking_trains_and_records_it(data_root, tokenizer_di
         finetune.parse_args(["--task", "sentiment", "--tokenizer", str(tokenizer_dir), "--nli_ranking", "2"])
 
 
+def test_contrast_ranking_adds_edited_training_pairs_to_the_premises(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    sts_header = ("genre", "filename", "year", "id", "score", "sentence1", "sentence2")
+    rows = [("main", "f", "2012", i, score, a, b) for i, (score, a, b) in enumerate([
+        (4.6, "한 남자가 기타를 치고 있다", "남자가 기타를 연주하고 있다"),
+        (4.2, "그는 어제 서울에 도착했다", "그가 어제 서울에 왔다"),
+        (1.0, "고양이가 잔다", "남자가 달린다")] * 4)]
+    write_tsv(root / "korsts" / "sts-train.tsv", sts_header, rows)
+    argv = ["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+            "--out", str(tmp_path / "run"), *TINY, *NO_EXTRA_PAIRS, *RANDOM_INIT, "--nli_ranking", "2"]
+    plain = finetune.Trainer(finetune.parse_args(argv))
+    with_contrasts = finetune.Trainer(finetune.parse_args(argv + ["--contrast_ranking", "true"]))
+    premises = lambda trainer: len(trainer.ranking[0]["input_ids"])  # noqa: E731
+    # Each high pair of the four copies gives one edited triplet: 8 beside the NLI premises.
+    assert premises(with_contrasts) == premises(plain) + 8
+    assert len(with_contrasts.ranking_order) == premises(with_contrasts)
+    assert export.paraphrase_data_lines([{"nli_ranking": 2, "contrast_ranking": True}]) == [
+        export.NLI_RANKING_LINE, export.CONTRAST_LINE]
+    with pytest.raises(ValueError, match="set --nli_ranking too"):
+        finetune.parse_args(argv[:-2] + ["--contrast_ranking", "true"])
+
+
 def test_export_of_an_average_finds_the_e5_import_through_any_source(trained, tmp_path):
     served, stage = tmp_path / "served", tmp_path / "stage"
     # served: an export whose own --init run is gone (it carries import.json); stage: trained from it.

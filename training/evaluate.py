@@ -10,6 +10,8 @@
         --data ../shared/data/extra/stylekqc/sts-dev.tsv   # 0/1 pairs: paraphrase metrics
     python -m training.evaluate --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv --numeral_variants true   # 3시 against 세 시
+    python -m training.evaluate --task similarity --model running_model/similarity \
+        --data ../shared/data/korsts/sts-dev.tsv --contrasts true   # 도착했다 against 도착하지 않았다
     python -m training.evaluate --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
@@ -22,10 +24,11 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 from transformers import HfArgumentParser
 
 from models import load_predictor
-from training import data, numerals
+from training import contrasts, data, numerals
 from training.metrics import paraphrase_metrics, sentiment_metrics, similarity_metrics
 
 
@@ -44,12 +47,15 @@ class EvaluateArgs:
     plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/plots.py)."})
     save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.compare)."})
     numeral_variants: bool = field(default=False, metadata={"help": "Similarity: score only the pairs with a number before a counter, as they are and with one side's numbers in Korean words (3시 → 세 시; training.numerals), and report how far the scores move."})
+    contrasts: bool = field(default=False, metadata={"help": "Similarity: score only the pairs scored 4 or more that a meaning-flipping edit applies to, as they are and with one side edited (training.contrasts), and report how far the scores drop."})
 
     def __post_init__(self):
         if self.task not in ("sentiment", "similarity"):
             raise ValueError(f"--task must be sentiment or similarity, not {self.task!r}")
         if self.numeral_variants and (self.task != "similarity" or self.plots):
             raise ValueError("--numeral_variants scores similarity pairs, without --plots")
+        if self.contrasts and (self.task != "similarity" or self.plots or self.numeral_variants):
+            raise ValueError("--contrasts scores similarity pairs, without --plots or --numeral_variants")
 
 
 def sentiment_outputs(predictor, frame) -> dict:
@@ -93,6 +99,30 @@ def numeral_outputs(predictor, frame) -> tuple:
     return metrics, after
 
 
+def contrast_outputs(predictor, frame) -> tuple:
+    """(metrics of the high pairs as written against one side edited, by edit kind; outputs with
+    the pairs as written labelled 1 and the edited ones 0, for training.compare's AUC)."""
+    if "score" not in frame:
+        raise ValueError("--contrasts edits pairs scored 0–5; this file has 0/1 labels")
+    triplets = contrasts.contrast_triplets(frame, seed=0)
+    originals, edited = (pd.DataFrame({"sentence1": triplets["premise"], "sentence2": triplets[column]})
+                         for column in ("entailed", "contradicted"))
+    before = np.array(similarity_outputs(predictor, originals.assign(label=1))["predicted"])
+    after = np.array(similarity_outputs(predictor, edited.assign(label=0))["predicted"])
+    drop = before - after
+    kinds = {}
+    for kind in ("negation", "antonym", "number"):
+        mask = (triplets["edit"] == kind).to_numpy()
+        if mask.any():
+            kinds[kind] = {"pairs": int(mask.sum()), "mean_drop": round(float(drop[mask].mean()), 4)}
+    outputs = {"label": [1] * len(before) + [0] * len(after), "predicted": before.tolist() + after.tolist()}
+    metrics = {"pairs": len(triplets), "as_written_mean": round(float(before.mean()), 4),
+               "edited_mean": round(float(after.mean()), 4), "mean_drop": round(float(drop.mean()), 4),
+               "dropped_a_point": round(float((drop >= 1.0).mean()), 4), "by_edit": kinds,
+               "auc": score_similarity(outputs)["auc"]}
+    return metrics, outputs
+
+
 def evaluate(args: EvaluateArgs) -> dict:
     """Metrics plus what was scored, how, and how long it took."""
     frame = data.load_eval_data(args.task, args.data, args.held_out)
@@ -112,6 +142,8 @@ def evaluate(args: EvaluateArgs) -> dict:
         metrics = score_sentiment(outputs)
     elif args.numeral_variants:
         metrics, outputs = numeral_outputs(predictor, frame)
+    elif args.contrasts:
+        metrics, outputs = contrast_outputs(predictor, frame)
     else:
         outputs = similarity_outputs(predictor, frame)
         metrics = score_similarity(outputs)
@@ -122,6 +154,7 @@ def evaluate(args: EvaluateArgs) -> dict:
         write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
             "data": args.data, "held_out": args.held_out, "numeral_variants": args.numeral_variants,
+            "contrasts": args.contrasts,
             "device": str(predictor.device), "clean": predictor.cleaning,
             "quantized": predictor.quantized,
             "symmetric": getattr(predictor, "symmetric", None), "metrics": metrics, "seconds": round(time.time() - started, 1)}

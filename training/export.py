@@ -212,6 +212,7 @@ def paraphrase_data_lines(runs) -> list:
         ([QUESTION_PAIR_LINE] if used("question_paraphrases", "question_unrelated") else []) + \
         ([NLI_CONTRADICTION_LINE] if used("nli_contradictions") else []) + \
         ([NLI_RANKING_LINE] if used("nli_ranking") else []) + \
+        ([CONTRAST_LINE] if used("contrast_ranking") else []) + \
         ([NUMERAL_LINE] if used("numeral_variants") else [])
 
 
@@ -242,6 +243,10 @@ NLI_RANKING_LINE = ("- Also KLUE-NLI v1.1 train premises (CC BY-SA 4.0) with one
                     "hypothesis each (`training.data.nli_triplets`): a ranking loss asks the entailment to "
                     "score `--ranking_margin` above the contradiction, without fixing either score "
                     "(`--nli_ranking`). KLUE-NLI dev is never trained on and measures it.")
+CONTRAST_LINE = ("- Also, in the same ranking loss, training pairs scored 4 or more with one side edited "
+                 "against the other (a negated predicate, a swapped antonym or a changed number; "
+                 "`--contrast_ranking`, `training.contrasts`): the edit must score the margin below the "
+                 "pair as written.")
 NUMERAL_LINE = ("- Also a copy of every training pair with a number before a counter, one side's numbers "
                 "written in Korean words, the score kept (`--numeral_variants`, `training.numerals`).")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "

@@ -4,6 +4,8 @@
     python -m training.finetune --task similarity --init runs/pretrain/discriminator
     python -m training.finetune --task sentiment --resume   # continue from the last checkpoint
     python -m training.finetune --task similarity --init runs/sim-e5-served --nli_ranking 4  # + NLI ranking loss
+    python -m training.finetune --task similarity --init runs/sim-e5-served --nli_ranking 6 \
+        --contrast_ranking true   # + edited STS pairs in the ranking loss (training.contrasts)
     python -m training.finetune --task sentiment --init runs/e5-small-ko \
         --pseudo_labels runs/pseudo/round1.tsv --pseudo_weight 0.5   # a self-training student
     accelerate launch -m training.finetune --task sentiment ...  # several GPUs, same arguments
@@ -34,7 +36,7 @@ from transformers import (AutoTokenizer, ElectraConfig, ElectraForSequenceClassi
 
 from models import SERVING_FILE
 from preprocessing import clean_if
-from training import data, numerals
+from training import contrasts, data, numerals
 from training.arguments import parse_with_config
 from training.batching import collate, encode_task, length_grouped_batches, sorted_batches
 from training.metrics import headline, sentiment_metrics, similarity_metrics
@@ -88,6 +90,7 @@ class FinetuneArgs:
     nli_ranking: int = field(default=0, metadata={"help": "Similarity: with every step, this many KLUE-NLI train premises (training.data.nli_triplets, in turn) whose entailed hypothesis must score --ranking_margin above its contradicted one (0 = off). It asks entailment above contradiction without fixing either score."})
     ranking_margin: float = field(default=1.0, metadata={"help": "With --nli_ranking: how far (on the 0–5 scale) an entailment must score above the contradiction of its premise."})
     ranking_weight: float = field(default=1.0, metadata={"help": "With --nli_ranking: the ranking loss's weight beside the MSE."})
+    contrast_ranking: bool = field(default=False, metadata={"help": "With --nli_ranking: add to its premises the STS training pairs scored 4 or more whose one side an edit turns against the other (a negated predicate, a swapped antonym, a changed number; training.contrasts): the edit must score --ranking_margin below the original."})
     numeral_variants: bool = field(default=False, metadata={"help": "Similarity: also train on a copy of every pair with a number before a counter, one side's numbers in Korean words (3시 → 세 시), the score kept (training.numerals)."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
@@ -124,6 +127,8 @@ class FinetuneArgs:
             raise ValueError("--nli_ranking applies to the similarity task only")
         if self.nli_ranking < 0 or self.ranking_margin < 0 or self.ranking_weight < 0:
             raise ValueError("--nli_ranking, --ranking_margin and --ranking_weight must not be negative")
+        if self.contrast_ranking and not self.nli_ranking:
+            raise ValueError("--contrast_ranking adds to the --nli_ranking premises: set --nli_ranking too")
         if not self.init and self.tokenizer.startswith("runs/") and not Path(self.tokenizer).exists():
             raise ValueError(f"no tokenizer at {self.tokenizer}: train it first with "
                              f"`python -m training.tokenizer --out {self.tokenizer}`")
@@ -182,10 +187,8 @@ def load_splits(args: FinetuneArgs):
     elif args.task == "nli":
         train, dev = (nli_frame(root / "klue-nli" / f"klue-nli-v1.1_{part}.json") for part in ("train", "dev"))
     else:
-        train = data.load_korsts(root / "korsts" / "sts-train.tsv")
+        train = sts_train_pairs(root, args)
         dev = data.load_korsts(root / "korsts" / "sts-dev.tsv")
-        if args.klue_sts and args.train_klue_sts:
-            train = pd.concat([train, klue_sts_split(root)[0]], ignore_index=True)
     if args.max_train_examples:
         train = train.iloc[:args.max_train_examples]
     if args.max_dev_examples:
@@ -217,6 +220,14 @@ def load_splits(args: FinetuneArgs):
     if args.regression and args.swap_pairs:
         train = with_swapped_pairs(train)
     return train, dev
+
+
+def sts_train_pairs(root, args):
+    """KorSTS train, and KLUE-STS train's 90% with --klue_sts (unless --no_train_klue_sts)."""
+    train = data.load_korsts(root / "korsts" / "sts-train.tsv")
+    if args.klue_sts and args.train_klue_sts:
+        train = pd.concat([train, klue_sts_split(root)[0]], ignore_index=True)
+    return train
 
 
 def with_question_pairs(train, args, root):
@@ -460,9 +471,14 @@ class Trainer:
 
     def ranking_data(self):
         """The encoded (premise, entailed) and (premise, contradicted) pairs; sets their seeded order."""
-        triplets = data.nli_triplets(data.data_dir(self.args.data_dir))
-        self.ranking_order = random.Random(self.args.seed).sample(range(len(triplets)), len(triplets))
+        root = data.data_dir(self.args.data_dir)
+        triplets = data.nli_triplets(root)
         self.print(f"--nli_ranking: {len(triplets)} KLUE-NLI premises, {self.args.nli_ranking} a step")
+        if self.args.contrast_ranking:
+            edited = contrasts.contrast_triplets(sts_train_pairs(root, self.args), seed=self.args.seed)
+            self.print(f"--contrast_ranking: {len(edited)} STS pairs with a meaning-flipping edit join them")
+            triplets = pd.concat([triplets, edited], ignore_index=True)
+        self.ranking_order = random.Random(self.args.seed).sample(range(len(triplets)), len(triplets))
         return [encode_task(self.tokenizer, frame, "similarity", self.args.max_length, self.args.clean)
                 for frame in ranking_pairs(triplets, self.args.seed)]
 
