@@ -7,9 +7,9 @@ a sentence-final predicate negated, one word of an antonym pair swapped, or a nu
 edit touches only what the other side also says (the same antonym word, the same number), and
 sides that already hold a negation are left alone. Each kept pair gives a triplet in the columns
 of `data.nli_triplets` (premise: the unedited side, entailed: the other side as written,
-contradicted: the edited one; edit: which kind of edit), which `finetune --contrast_ranking` adds to the ranking loss: the
-edit must score a margin below the original, whatever both score; `evaluate --contrasts` makes
-the same edits of held-out pairs and measures how far the scores drop. The edits are simple
+contradicted: the edited one), plus the kind of edit. `finetune --contrast_ranking` adds them to
+the ranking loss: the edit must score a margin below the original, whatever both score.
+`evaluate --contrasts` makes the same edits of held-out pairs and measures how far scores drop. The edits are simple
 string rules, checked on the endings they handle; anything else is left out, not guessed.
 """
 import random
@@ -42,6 +42,7 @@ ANTONYMS = (
     ("더운", "추운"), ("덥다", "춥다"), ("빠른", "느린"), ("빠르게", "느리게"), ("쉬운", "어려운"),
     ("오른쪽", "왼쪽"),
 )
+EDIT_KINDS = ("antonym", "number", "negation")  # tried in this order; the first that applies wins
 TRAILING = re.compile(r"[\s.!?~]*$")
 WHOLE_NUMBER = re.compile(r"(?<![\d.,])\d+(?![\d.,])")
 
@@ -85,14 +86,14 @@ def change_number(sentence, other, rng):
 
 
 def contrast(sentence, other, rng):
-    """(kind, edited sentence) of the first edit that applies: an antonym swap, a number change,
-    then a negation; None when none does."""
+    """(kind, edited sentence) of the first edit of EDIT_KINDS that applies; None when none does."""
     if any(marker in other for marker in NEGATION_MARKERS):
         return None  # a negated premise could agree with the negated edit
-    for kind, edited in (("antonym", lambda: swap_antonym(sentence, other)),
-                         ("number", lambda: change_number(sentence, other, rng)),
-                         ("negation", lambda: negate(sentence))):
-        result = edited()
+    edits = {"antonym": lambda: swap_antonym(sentence, other),
+             "number": lambda: change_number(sentence, other, rng),
+             "negation": lambda: negate(sentence)}
+    for kind in EDIT_KINDS:
+        result = edits[kind]()
         if result and result != sentence:
             return kind, result
     return None

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import pandas as pd
 from transformers import HfArgumentParser
 
 from models import load_predictor
@@ -105,13 +104,12 @@ def contrast_outputs(predictor, frame) -> tuple:
     if "score" not in frame:
         raise ValueError("--contrasts edits pairs scored 0–5; this file has 0/1 labels")
     triplets = contrasts.contrast_triplets(frame, seed=0)
-    originals, edited = (pd.DataFrame({"sentence1": triplets["premise"], "sentence2": triplets[column]})
-                         for column in ("entailed", "contradicted"))
-    before = np.array(similarity_outputs(predictor, originals.assign(label=1))["predicted"])
-    after = np.array(similarity_outputs(predictor, edited.assign(label=0))["predicted"])
+    before, after = (np.array([result["score"] for result in
+                               predictor.predict(list(zip(triplets["premise"], triplets[column])))])
+                     for column in ("entailed", "contradicted"))
     drop = before - after
     kinds = {}
-    for kind in ("negation", "antonym", "number"):
+    for kind in contrasts.EDIT_KINDS:
         mask = (triplets["edit"] == kind).to_numpy()
         if mask.any():
             kinds[kind] = {"pairs": int(mask.sum()), "mean_drop": round(float(drop[mask].mean()), 4)}

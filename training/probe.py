@@ -18,6 +18,7 @@ import pandas as pd
 from transformers import HfArgumentParser
 
 from models import SIMILAR_THRESHOLD, SIMILARITY, load_predictor
+from training.metrics import PARAPHRASE_SCORE, UNRELATED_SCORE
 
 PROBES = Path(__file__).parent / "probes" / "similarity.tsv"
 KINDS = ("paraphrase", "contradiction", "unrelated")
@@ -39,13 +40,18 @@ def load_probes(path=PROBES) -> pd.DataFrame:
     return frame
 
 
+def as_percent(score) -> float:
+    """A 0–5 score as the page's percentage."""
+    return score / 5 * 100
+
+
 def reads_right(kind, percent) -> bool:
-    """Whether a pair's percentage reads right for its kind (the lines in the module docstring)."""
+    """Whether a pair's shown percentage reads right for its kind (the lines in the module docstring)."""
     if kind == "paraphrase":
-        return percent >= 80
+        return percent >= as_percent(PARAPHRASE_SCORE)
     if kind == "unrelated":
-        return percent <= 20
-    return percent < SIMILAR_THRESHOLD / 5 * 100
+        return percent <= as_percent(UNRELATED_SCORE)
+    return percent < as_percent(SIMILAR_THRESHOLD)
 
 
 def probe(model, frame) -> dict:
