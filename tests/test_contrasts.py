@@ -110,3 +110,23 @@ def test_evaluate_contrasts_refuses_files_without_scores(pair_order_models, tmp_
                                                 data=str(path), contrasts=True))
     with pytest.raises(ValueError, match="without --plots"):
         evaluate.EvaluateArgs(task="similarity", model="m", data=str(path), contrasts=True, numeral_variants=True)
+
+
+def test_self_contrast_triplets_pair_each_sentence_with_itself_and_its_edit():
+    sentences = ["저는 커피를 좋아해요", "게임 재미있어.", "오늘은 안 가요", "하늘"]
+    triplets = contrasts.self_contrast_triplets(sentences, seed=1)
+    assert triplets[["premise", "entailed", "contradicted", "edit"]].values.tolist() == [
+        ["저는 커피를 좋아해요", "저는 커피를 좋아해요", "저는 커피를 싫어해요", "antonym"],
+        ["게임 재미있어.", "게임 재미있어.", "게임 재미없어.", "antonym"]]  # a negated side and no rule: left out
+
+
+def test_contrast_kinds_limit_the_edits_made():
+    pairs = pd.DataFrame({"sentence1": ["회의는 3시에 시작한다", "한 남자가 기타를 치고 있다"],
+                          "sentence2": ["3시에 회의가 열린다", "남자가 기타를 연주하고 있다"], "score": [4.8, 4.6]})
+    assert contrasts.contrast_triplets(pairs)["edit"].tolist() == ["number", "antonym"]
+    # Without numbers, the meeting pair's other side is negated (「열린다」 has no rule, 「시작한다」
+    # has); with negation alone, the guitar pair's 「있다」 is negated instead of the antonym.
+    assert contrasts.contrast_triplets(pairs, kinds=("antonym", "negation"))["contradicted"].tolist() == [
+        "회의는 3시에 시작하지 않는다", "여자가 기타를 연주하고 있다"]
+    assert contrasts.contrast_triplets(pairs, kinds=("negation",))["contradicted"].tolist() == [
+        "회의는 3시에 시작하지 않는다", "남자가 기타를 연주하고 있지 않다"]

@@ -942,6 +942,43 @@ def test_contrast_ranking_adds_edited_training_pairs_to_the_premises(data_root, 
         finetune.parse_args(argv[:-2] + ["--contrast_ranking", "true"])
 
 
+def test_everyday_contrasts_add_edited_everyday_pairs_and_questions(data_root, tokenizer_dir, tmp_path):
+    root = tmp_path / "data"
+    shutil.copytree(data_root, root)
+    questions = [("게임이 재미있어", "게임 진짜 재미있어", 0), ("밤 12시야", "12시 땡!", 0),
+                 ("배고파", "주식이 올랐다", 1), ("공부해야 하는데 놀고 싶어", "놀고 싶지 않아", 0)]
+    write_tsv(root / "extra" / "question-pair" / "train.tsv", ("question1", "question2", "is_duplicate"), questions)
+    styles = ["오늘 날씨 좀 알려줘" + "!" * i for i in range(10)]  # one block, no ending a rule knows
+    write_tsv(root / "extra" / "stylekqc" / "act-train.tsv", ("act", "sentence"), [("q", s) for s in styles])
+    (root / "extra" / "chatbot").mkdir()
+    (root / "extra" / "chatbot" / "ChatbotData.csv").write_text(
+        "Q,A,label\n저는 커피를 좋아해요,좋죠.,0\n저는 커피를 좋아해요,또 물어보네요.,0\n"
+        "안 가고 싶어,그래요.,0\n하늘,파랗죠.,0\n", encoding="utf-8")
+    argv = ["--task", "similarity", "--data_dir", str(root), "--tokenizer", str(tokenizer_dir),
+            "--out", str(tmp_path / "run"), *TINY, *NO_EXTRA_PAIRS, *RANDOM_INIT, "--nli_ranking", "2"]
+    args = finetune.parse_args(argv + ["--everyday_contrasts", "true"])
+    edited = finetune.everyday_contrast_triplets(root, args)
+    # Two question paraphrases (an antonym, a number) and the repeated chatbot question once; the
+    # negated question pair, the StyleKQC pair and the questions no rule fits are left out.
+    contradicted = sorted(edited["contradicted"])
+    assert len(edited) == 3 and contradicted[1:] == ["게임 진짜 재미없어", "저는 커피를 싫어해요"]
+    assert contradicted[0] != "12시 땡!" and contradicted[0].endswith("시 땡!")
+    self_edit = edited[edited["contradicted"] == "저는 커피를 싫어해요"].iloc[0]
+    assert self_edit["premise"] == self_edit["entailed"] == "저는 커피를 좋아해요"
+    plain = finetune.Trainer(finetune.parse_args(argv))
+    with_everyday = finetune.Trainer(args)
+    assert len(with_everyday.ranking[0]["input_ids"]) == len(plain.ranking[0]["input_ids"]) + len(edited)
+    assert export.paraphrase_data_lines([{"nli_ranking": 2, "everyday_contrasts": True}]) == [
+        export.NLI_RANKING_LINE, export.EVERYDAY_CONTRAST_LINE]
+    with pytest.raises(ValueError, match="set --nli_ranking too"):
+        finetune.parse_args(argv[:-2] + ["--everyday_contrasts", "true"])
+    without_numbers = finetune.parse_args(argv + ["--everyday_contrasts", "true", "--contrast_edits", "antonym", "negation"])
+    assert "7시 땡!" not in set(finetune.everyday_contrast_triplets(root, without_numbers)["contradicted"])
+    assert len(finetune.everyday_contrast_triplets(root, without_numbers)) == 2
+    with pytest.raises(ValueError, match="--contrast_edits takes some of"):
+        finetune.parse_args(argv + ["--contrast_edits", "numbers"])
+
+
 def test_export_of_an_average_finds_the_e5_import_through_any_source(trained, tmp_path):
     served, stage = tmp_path / "served", tmp_path / "stage"
     # served: an export whose own --init run is gone (it carries import.json); stage: trained from it.

@@ -9,6 +9,8 @@ sides that already hold a negation are left alone. Each kept pair gives a triple
 of `data.nli_triplets` (premise: the unedited side, entailed: the other side as written,
 contradicted: the edited one), plus the kind of edit. `finetune --contrast_ranking` adds them to
 the ranking loss: the edit must score a margin below the original, whatever both score.
+`self_contrast_triplets` does the same for single everyday sentences against themselves
+(`finetune --everyday_contrasts`).
 `evaluate --contrasts` makes the same edits of held-out pairs and measures how far scores drop. The edits are simple
 string rules, checked on the endings they handle; anything else is left out, not guessed.
 """
@@ -85,21 +87,21 @@ def change_number(sentence, other, rng):
     return None
 
 
-def contrast(sentence, other, rng):
-    """(kind, edited sentence) of the first edit of EDIT_KINDS that applies; None when none does."""
+def contrast(sentence, other, rng, kinds=EDIT_KINDS):
+    """(kind, edited sentence) of the first edit of kinds (in EDIT_KINDS order) that applies; None when none does."""
     if any(marker in other for marker in NEGATION_MARKERS):
         return None  # a negated premise could agree with the negated edit
     edits = {"antonym": lambda: swap_antonym(sentence, other),
              "number": lambda: change_number(sentence, other, rng),
              "negation": lambda: negate(sentence)}
-    for kind in EDIT_KINDS:
+    for kind in (kind for kind in EDIT_KINDS if kind in kinds):
         result = edits[kind]()
         if result and result != sentence:
             return kind, result
     return None
 
 
-def contrast_triplets(pairs, min_score=4.0, seed=42) -> pd.DataFrame:
+def contrast_triplets(pairs, min_score=4.0, seed=42, kinds=EDIT_KINDS) -> pd.DataFrame:
     """Triplets (premise, entailed, contradicted, and the edit's kind) from the pairs scored
     min_score or more: the second sentence edited when an edit applies, else the first."""
     rng = random.Random(seed)
@@ -108,8 +110,18 @@ def contrast_triplets(pairs, min_score=4.0, seed=42) -> pd.DataFrame:
         if score < min_score:
             continue
         for premise, hypothesis in ((first, second), (second, first)):
-            found = contrast(hypothesis, premise, rng)
+            found = contrast(hypothesis, premise, rng, kinds)
             if found:
                 rows.append((premise, hypothesis, found[1], found[0]))
                 break
+    return pd.DataFrame(rows, columns=["premise", "entailed", "contradicted", "edit"])
+
+
+def self_contrast_triplets(sentences, seed=42, kinds=EDIT_KINDS) -> pd.DataFrame:
+    """Triplets of a sentence against itself: (sentence, sentence) must score above (sentence,
+    its edit). Everyday utterances say 「좋아해요」 and 「재미있어」 far more than STS's news and
+    captions do, so these put the edits in the register people type into the page."""
+    rng = random.Random(seed)
+    rows = [(sentence, sentence, found[1], found[0]) for sentence in sentences
+            if (found := contrast(sentence, sentence, rng, kinds))]
     return pd.DataFrame(rows, columns=["premise", "entailed", "contradicted", "edit"])

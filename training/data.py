@@ -203,6 +203,12 @@ def question_pairs(root, label, score) -> pd.DataFrame:
     return chosen[["sentence1", "sentence2"]].assign(score=float(score)).reset_index(drop=True)
 
 
+def chatbot_questions(root) -> list:
+    """The distinct questions (Q column) of the chatbot set: short everyday utterances, no labels used."""
+    frame = pd.read_csv(Path(root) / "extra" / "chatbot" / "ChatbotData.csv", dtype=str, keep_default_na=False)
+    return list(dict.fromkeys(text.strip() for text in frame["Q"] if text.strip()))
+
+
 def iter_corpus(path):
     """Lines of an unlabeled corpus, stripped, skipping empty ones."""
     with open(path, encoding="utf-8") as lines:

@@ -213,6 +213,7 @@ def paraphrase_data_lines(runs) -> list:
         ([NLI_CONTRADICTION_LINE] if used("nli_contradictions") else []) + \
         ([NLI_RANKING_LINE] if used("nli_ranking") else []) + \
         ([CONTRAST_LINE] if used("contrast_ranking") else []) + \
+        ([EVERYDAY_CONTRAST_LINE] if used("everyday_contrasts") else []) + \
         ([NUMERAL_LINE] if used("numeral_variants") else [])
 
 
@@ -247,6 +248,9 @@ CONTRAST_LINE = ("- Also, in the same ranking loss, training pairs scored 4 or m
                  "against the other (a negated predicate, a swapped antonym or a changed number; "
                  "`--contrast_ranking`, `training.contrasts`): the edit must score the margin below the "
                  "pair as written.")
+EVERYDAY_CONTRAST_LINE = ("- Also, in the same ranking loss, everyday pairs with one side edited the same way: "
+                         "the question-pair train paraphrases and StyleKQC act-train pairs, and each chatbot "
+                         "question (songys/Chatbot_data, MIT) against its own edit (`--everyday_contrasts`).")
 NUMERAL_LINE = ("- Also a copy of every training pair with a number before a counter, one side's numbers "
                 "written in Korean words, the score kept (`--numeral_variants`, `training.numerals`).")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "

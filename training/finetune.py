@@ -6,6 +6,8 @@
     python -m training.finetune --task similarity --init runs/sim-e5-served --nli_ranking 4  # + NLI ranking loss
     python -m training.finetune --task similarity --init runs/sim-e5-served --nli_ranking 6 \
         --contrast_ranking true   # + edited STS pairs in the ranking loss (training.contrasts)
+    python -m training.finetune --task similarity --init runs/sim-e5-served --nli_ranking 4 \
+        --contrast_ranking true --everyday_contrasts true --contrast_edits antonym negation
     python -m training.finetune --task sentiment --init runs/e5-small-ko \
         --pseudo_labels runs/pseudo/round1.tsv --pseudo_weight 0.5   # a self-training student
     accelerate launch -m training.finetune --task sentiment ...  # several GPUs, same arguments
@@ -91,6 +93,8 @@ class FinetuneArgs:
     ranking_margin: float = field(default=1.0, metadata={"help": "With --nli_ranking: how far (on the 0–5 scale) an entailment must score above the contradiction of its premise."})
     ranking_weight: float = field(default=1.0, metadata={"help": "With --nli_ranking: the ranking loss's weight beside the MSE."})
     contrast_ranking: bool = field(default=False, metadata={"help": "With --nli_ranking: add to its premises the STS training pairs scored 4 or more whose one side an edit turns against the other (a negated predicate, a swapped antonym, a changed number; training.contrasts): the edit must score --ranking_margin below the original."})
+    everyday_contrasts: bool = field(default=False, metadata={"help": "With --nli_ranking: add edits of everyday pairs to its premises: the question-pair train paraphrases and StyleKQC act-train pairs with one side edited, and chatbot questions against their own edit (training.contrasts.self_contrast_triplets)."})
+    contrast_edits: list[str] = field(default_factory=lambda: list(contrasts.EDIT_KINDS), metadata={"help": "With --contrast_ranking or --everyday_contrasts: the edit kinds to make (antonym, number, negation)."})
     numeral_variants: bool = field(default=False, metadata={"help": "Similarity: also train on a copy of every pair with a number before a counter, one side's numbers in Korean words (3시 → 세 시), the score kept (training.numerals)."})
     teacher_pairs: int = field(default=0, metadata={"help": "Similarity: add this many unlabeled pairs scored by the TF-IDF cosine baseline."})
     distill_weight: float = field(default=0.0, metadata={"help": "Sentiment: weight of the TF-IDF teacher's soft labels in the loss (0 = off, 1 = teacher only)."})
@@ -129,6 +133,11 @@ class FinetuneArgs:
             raise ValueError("--nli_ranking, --ranking_margin and --ranking_weight must not be negative")
         if self.contrast_ranking and not self.nli_ranking:
             raise ValueError("--contrast_ranking adds to the --nli_ranking premises: set --nli_ranking too")
+        unknown = sorted(set(self.contrast_edits) - set(contrasts.EDIT_KINDS))
+        if unknown or not self.contrast_edits:
+            raise ValueError(f"--contrast_edits takes some of {', '.join(contrasts.EDIT_KINDS)}, not {unknown or 'none'}")
+        if self.everyday_contrasts and not self.nli_ranking:
+            raise ValueError("--everyday_contrasts adds to the --nli_ranking premises: set --nli_ranking too")
         if not self.init and self.tokenizer.startswith("runs/") and not Path(self.tokenizer).exists():
             raise ValueError(f"no tokenizer at {self.tokenizer}: train it first with "
                              f"`python -m training.tokenizer --out {self.tokenizer}`")
@@ -330,6 +339,18 @@ def with_swapped_pairs(frame):
     return pd.concat([frame, swapped[frame.columns]], ignore_index=True)
 
 
+def everyday_contrast_triplets(root, args) -> pd.DataFrame:
+    """Edits in the register people type: question-pair and StyleKQC paraphrases with one side
+    edited against the other, and chatbot questions against their own edit."""
+    paraphrases = pd.concat([data.question_pairs(root, 1, args.question_paraphrase_score),
+                             data.stylekqc_paraphrase_pairs(root, max(args.style_paraphrases, 1),
+                                                            args.style_paraphrase_score, args.seed)])
+    kinds = args.contrast_edits
+    return pd.concat([contrasts.contrast_triplets(paraphrases, min_score=0.0, seed=args.seed, kinds=kinds),
+                      contrasts.self_contrast_triplets(data.chatbot_questions(root), seed=args.seed, kinds=kinds)],
+                     ignore_index=True)
+
+
 def ranking_pairs(triplets, seed):
     """(premise, entailed) and (premise, contradicted) pairs, row for row; a seeded half of the
     premises go second in both, since the app scores a pair in both orders."""
@@ -475,8 +496,13 @@ class Trainer:
         triplets = data.nli_triplets(root)
         self.print(f"--nli_ranking: {len(triplets)} KLUE-NLI premises, {self.args.nli_ranking} a step")
         if self.args.contrast_ranking:
-            edited = contrasts.contrast_triplets(sts_train_pairs(root, self.args), seed=self.args.seed)
+            edited = contrasts.contrast_triplets(sts_train_pairs(root, self.args), seed=self.args.seed,
+                                                 kinds=self.args.contrast_edits)
             self.print(f"--contrast_ranking: {len(edited)} STS pairs with a meaning-flipping edit join them")
+            triplets = pd.concat([triplets, edited], ignore_index=True)
+        if self.args.everyday_contrasts:
+            edited = everyday_contrast_triplets(root, self.args)
+            self.print(f"--everyday_contrasts: {len(edited)} everyday pairs and questions with an edit join them")
             triplets = pd.concat([triplets, edited], ignore_index=True)
         self.ranking_order = random.Random(self.args.seed).sample(range(len(triplets)), len(triplets))
         return [encode_task(self.tokenizer, frame, "similarity", self.args.max_length, self.args.clean)
