@@ -46,3 +46,16 @@ def test_report_scores_every_pair_as_the_app_does(pair_order_models, tmp_path):
         assert summary["pairs"] == len(mine)
         assert summary["reads_right"] == sum(probe.reads_right(kind, pair["percent"]) for pair in mine)
     assert sum(summary["pairs"] for summary in report["kinds"].values()) == len(frame)
+
+
+def test_symmetric_overrides_the_models_pair_order(pair_order_models, tmp_path):
+    model = str(pair_order_models["plain"])
+    out = tmp_path / "probe.json"
+    probe.main(["--models", model, "--symmetric", "true", "--out", str(out)])
+    (report,) = json.loads(out.read_text())
+    predictor = load_predictor(model, "similarity")
+    assert predictor.symmetric is False and report["symmetric"] is True
+    predictor.symmetric = True
+    frame = probe.load_probes()
+    expected = predictor.predict([[a, b] for a, b in zip(frame["sentence1"], frame["sentence2"])])
+    assert [pair["percent"] for pair in report["pairs"]] == [result["percent"] for result in expected]

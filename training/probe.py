@@ -13,6 +13,7 @@ benchmark: select on the dev sets, and read this beside them.
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 from transformers import HfArgumentParser
@@ -29,6 +30,7 @@ class ProbeArgs:
     models: list[str] = field(metadata={"help": "Similarity model directories to score."})
     probes: str = field(default=str(PROBES), metadata={"help": "TSV of `kind sentence1 sentence2`."})
     out: str = field(default=None, metadata={"help": "Also write the report here as JSON."})
+    symmetric: Optional[bool] = field(default=None, metadata={"help": "Override each model's pair-order choice (serving.json `symmetric`), as training.evaluate does: a training run's best/ has none and scores one order."})
 
 
 def load_probes(path=PROBES) -> pd.DataFrame:
@@ -54,9 +56,11 @@ def reads_right(kind, percent) -> bool:
     return percent < as_percent(SIMILAR_THRESHOLD)
 
 
-def probe(model, frame) -> dict:
+def probe(model, frame, symmetric=None) -> dict:
     """One model's percentages on every pair, and per kind how many read right."""
     predictor = load_predictor(model, SIMILARITY)  # serving.json decides pair order, as in the app
+    if symmetric is not None:
+        predictor.symmetric = symmetric
     results = predictor.predict([[a, b] for a, b in zip(frame["sentence1"], frame["sentence2"])])
     pairs = [{"kind": kind, "sentence1": a, "sentence2": b, "percent": result["percent"],
               "reads_right": reads_right(kind, result["percent"])}
@@ -74,7 +78,7 @@ def main(argv=None):
     """Score every model; print one line per model and kind, and optionally write JSON."""
     (args,) = HfArgumentParser(ProbeArgs).parse_args_into_dataclasses(argv)
     frame = load_probes(args.probes)
-    reports = [probe(model, frame) for model in args.models]
+    reports = [probe(model, frame, args.symmetric) for model in args.models]
     for report in reports:
         for kind, summary in report["kinds"].items():
             print(f"{report['model']}  {kind}: {summary['reads_right']}/{summary['pairs']} read right, "
