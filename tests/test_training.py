@@ -937,7 +937,8 @@ def test_contrast_ranking_adds_edited_training_pairs_to_the_premises(data_root, 
     assert premises(with_contrasts) == premises(plain) + 8
     assert len(with_contrasts.ranking_order) == premises(with_contrasts)
     assert export.paraphrase_data_lines([{"nli_ranking": 2, "contrast_ranking": True}]) == [
-        export.NLI_RANKING_LINE, export.CONTRAST_LINE]
+        export.NLI_RANKING_LINE, export.CONTRAST_LINE,
+        "- The edits made (`--contrast_edits`): a swapped antonym, a changed number, a negated predicate."]
     with pytest.raises(ValueError, match="set --nli_ranking too"):
         finetune.parse_args(argv[:-2] + ["--contrast_ranking", "true"])
 
@@ -968,11 +969,14 @@ def test_everyday_contrasts_add_edited_everyday_pairs_and_questions(data_root, t
     plain = finetune.Trainer(finetune.parse_args(argv))
     with_everyday = finetune.Trainer(args)
     assert len(with_everyday.ranking[0]["input_ids"]) == len(plain.ranking[0]["input_ids"]) + len(edited)
-    assert export.paraphrase_data_lines([{"nli_ranking": 2, "everyday_contrasts": True}]) == [
+    assert export.paraphrase_data_lines([{"nli_ranking": 2, "everyday_contrasts": True}])[:2] == [
         export.NLI_RANKING_LINE, export.EVERYDAY_CONTRAST_LINE]
     with pytest.raises(ValueError, match="set --nli_ranking too"):
         finetune.parse_args(argv[:-2] + ["--everyday_contrasts", "true"])
     without_numbers = finetune.parse_args(argv + ["--everyday_contrasts", "true", "--contrast_edits", "antonym", "negation"])
+    # An average of a run without edits and one without number edits names only the edits made.
+    assert export.edit_kind_lines([{"nli_ranking": 2}, vars(without_numbers)]) == [
+        "- The edits made (`--contrast_edits`): a swapped antonym, a negated predicate; left out: a changed number."]
     assert "7시 땡!" not in set(finetune.everyday_contrast_triplets(root, without_numbers)["contradicted"])
     assert len(finetune.everyday_contrast_triplets(root, without_numbers)) == 2
     with pytest.raises(ValueError, match="--contrast_edits takes some of"):

@@ -17,6 +17,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfAr
 from model_info import EVALUATIONS_FILE, PLOT_DIR, evaluation_data
 from models import SERVING_FILE
 from training.average import AVERAGED_KEY
+from training.contrasts import EDIT_KINDS
 from training.metrics import headline
 
 MAX_SHARD = "30MB"
@@ -214,7 +215,19 @@ def paraphrase_data_lines(runs) -> list:
         ([NLI_RANKING_LINE] if used("nli_ranking") else []) + \
         ([CONTRAST_LINE] if used("contrast_ranking") else []) + \
         ([EVERYDAY_CONTRAST_LINE] if used("everyday_contrasts") else []) + \
+        edit_kind_lines(runs) + \
         ([NUMERAL_LINE] if used("numeral_variants") else [])
+
+
+def edit_kind_lines(runs) -> list:
+    """The card's line on which edits the contrast runs made (`--contrast_edits`, all by default)."""
+    editing = [run for run in runs if run.get("contrast_ranking") or run.get("everyday_contrasts")]
+    if not editing:
+        return []
+    made = [kind for kind in EDIT_KINDS if any(kind in run.get("contrast_edits", EDIT_KINDS) for run in editing)]
+    left_out = [EDIT_NAMES[kind] for kind in EDIT_KINDS if kind not in made]
+    return [f"- The edits made (`--contrast_edits`): {', '.join(EDIT_NAMES[kind] for kind in made)}"
+            + (f"; left out: {', '.join(left_out)}." if left_out else ".")]
 
 
 def run_arguments(train_args) -> list:
@@ -245,9 +258,9 @@ NLI_RANKING_LINE = ("- Also KLUE-NLI v1.1 train premises (CC BY-SA 4.0) with one
                     "score `--ranking_margin` above the contradiction, without fixing either score "
                     "(`--nli_ranking`). KLUE-NLI dev is never trained on and measures it.")
 CONTRAST_LINE = ("- Also, in the same ranking loss, training pairs scored 4 or more with one side edited "
-                 "against the other (a negated predicate, a swapped antonym or a changed number; "
-                 "`--contrast_ranking`, `training.contrasts`): the edit must score the margin below the "
-                 "pair as written.")
+                 "against the other (`--contrast_ranking`, `training.contrasts`): the edit must score the "
+                 "margin below the pair as written.")
+EDIT_NAMES = {"antonym": "a swapped antonym", "number": "a changed number", "negation": "a negated predicate"}
 EVERYDAY_CONTRAST_LINE = ("- Also, in the same ranking loss, everyday pairs with one side edited the same way: "
                          "the question-pair train paraphrases and StyleKQC act-train pairs, and each chatbot "
                          "question (songys/Chatbot_data, MIT) against its own edit (`--everyday_contrasts`).")
