@@ -20,6 +20,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from transformers.utils import CONFIG_NAME, cached_file
 
 import batching
+from korean_numbers import align_number_spellings
 from preprocessing import clean_if
 
 SENTIMENT = "sentiment"
@@ -290,15 +291,25 @@ class SimilarityPredictor(Predictor):
         # export measured the mean of both orders better says "symmetric": true in serving.json.
         # It also makes the answer independent of which box a user typed each sentence in.
         self.symmetric = bool(self.serving_info.get("symmetric", False))
+        # 「세 시」 on one side and 「3시」 on the other name one number; a model trained on pairs
+        # that mostly write digits reads them as different words. "align_numbers": true in
+        # serving.json writes such numbers in digits on both sides before scoring.
+        self.align_numbers = bool(self.serving_info.get("align_numbers", False))
 
     def describe(self) -> dict:
-        """The base description plus whether both pair orders are scored."""
-        return {**super().describe(), "symmetric": self.symmetric}
+        """The base description plus whether both pair orders are scored and numbers aligned."""
+        return {**super().describe(), "symmetric": self.symmetric, "align_numbers": self.align_numbers}
+
+    def clean_pair(self, first: str, second: str) -> tuple:
+        """Both sentences cleaned, then numbers spelled two ways written one way if enabled."""
+        first, second = self.clean(first), self.clean(second)
+        return align_number_spellings(first, second) if self.align_numbers else (first, second)
 
     def encode(self, pairs) -> list:
         """Each (sentence1, sentence2) pair cleaned and tokenized together (and swapped)."""
-        first = [self.clean(a) for a, _ in pairs]
-        second = [self.clean(b) for _, b in pairs]
+        cleaned = [self.clean_pair(a, b) for a, b in pairs]
+        first = [a for a, _ in cleaned]
+        second = [b for _, b in cleaned]
         encoded = self.tokenize([[a, b] for a, b in zip(first, second)], first, second)
         if self.symmetric:
             swapped = self.tokenize([[b, a] for a, b in zip(first, second)], second, first)

@@ -71,7 +71,10 @@ def similarity():
     except InputError as error:
         return render_template("similarity.html", error=error.message, **page), 400
     result = predict(predictor, [pair])[0]
-    return render_template("similarity.html", result=result, model=predictor.describe(), **page)
+    # Say so when number alignment rewrote what the cleaner left (「세 시」 read as 「3시」).
+    aligned = result["cleaned"] != [predictor.clean(pair[0]), predictor.clean(pair[1])]
+    return render_template("similarity.html", result=result, model=predictor.describe(),
+                           numbers_aligned=aligned, **page)
 
 
 @bp.get("/models/<task>")

@@ -14,6 +14,7 @@ from transformers import pipeline
 
 import models
 import serving
+from korean_numbers import align_number_spellings
 from main import DEFAULTS
 from preprocessing import clean_if
 
@@ -31,6 +32,7 @@ class NaiveModel:
         self.cleaning = bool(info.get("clean", True))
         # A similarity model served as the mean of both pair orders is that model: score it so.
         self.symmetric = bool(info.get("symmetric", False))
+        self.align_numbers = bool(info.get("align_numbers", False))  # as the app reads numbers
         self.max_length = max_length or min(models.DEFAULT_MAX_LENGTH,
                                             self.pipe.model.config.max_position_embeddings)
         # A pipeline's fast tokenizer is not thread-safe; the reference demos served one request
@@ -71,6 +73,8 @@ def create_app(test_config=None):
         """{"sentence1", "sentence2"} → {"score"}: the raw regression output, clamped to 0–5."""
         model, body = pipes[models.SIMILARITY], request.get_json(force=True)
         first, second = (clean_if(body[key], model.cleaning) for key in ("sentence1", "sentence2"))
+        if model.align_numbers:
+            first, second = align_number_spellings(first, second)
         pairs = [{"text": first, "text_pair": second}]
         if model.symmetric:
             pairs.append({"text": second, "text_pair": first})

@@ -87,16 +87,17 @@ def tiny_models(tmp_path_factory) -> dict:
     }
 
 
-def similarity_copy(source, directory, symmetric) -> Path:
+def similarity_copy(source, directory, symmetric, **serving) -> Path:
     """The tiny similarity model with its output spread around mid-scale (its random init gives
-    nearly constant outputs, and the 0–5 clamp would hide them), and the given pair-order choice."""
+    nearly constant outputs, and the 0–5 clamp would hide them), the given pair-order choice and
+    any other serving.json settings."""
     model = ElectraForSequenceClassification.from_pretrained(source)
     with torch.no_grad():
         model.classifier.out_proj.weight *= 1000
         model.classifier.out_proj.bias += 2.5
     model.save_pretrained(directory)
     AutoTokenizer.from_pretrained(source).save_pretrained(directory)
-    (directory / "serving.json").write_text(json.dumps({"task": "similarity", "symmetric": symmetric}))
+    (directory / "serving.json").write_text(json.dumps({"task": "similarity", "symmetric": symmetric, **serving}))
     return directory
 
 

@@ -6,6 +6,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from bench import forward, loadgen, naive_server, run
+from conftest import similarity_copy
 from models import load_predictor
 
 SUMMARY_KEYS = {"task", "clients", "requests", "seconds", "rps", "p50_ms", "p95_ms", "p99_ms",
@@ -127,4 +128,14 @@ def test_naive_server_scores_a_symmetric_model_in_both_orders_as_the_app_does(ti
     scores = [client.post("/api/v1/similarity", json=body).json["score"] for body in (pair, swapped)]
     app_score = load_predictor(pair_order_models["symmetric"], "similarity", device="cpu").predict(
         [(pair["sentence1"], pair["sentence2"])])[0]["score"]
+    assert scores == pytest.approx([app_score, app_score], abs=1e-4)
+
+
+def test_naive_server_aligns_numbers_as_the_app_does(tiny_config, tiny_models, tmp_path):
+    aligned = similarity_copy(tiny_models["similarity"], tmp_path / "aligned", True, align_numbers=True)
+    client = naive_server.create_app({**tiny_config, "SIMILARITY_MODEL": str(aligned)}).test_client()
+    words, digits = ("회의는 세 시에 시작", "3시에 회의"), ("회의는 3시에 시작", "3시에 회의")
+    scores = [client.post("/api/v1/similarity", json={"sentence1": a, "sentence2": b}).json["score"]
+              for a, b in (words, digits)]
+    app_score = load_predictor(aligned, "similarity", device="cpu").predict([words])[0]["score"]
     assert scores == pytest.approx([app_score, app_score], abs=1e-4)

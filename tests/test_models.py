@@ -122,3 +122,16 @@ def test_symmetric_pair_is_truncated_if_either_order_is(pair_models):
     both.max_length = 12
     long = " ".join(["좋다"] * 30)
     assert [r["truncated"] for r in both.predict([(long, "좋다"), ("좋다", "싫다")])] == [True, False]
+
+
+def test_aligned_numbers_are_scored_and_shown_as_digits_on_both_sides(pair_models):
+    both = pair_models["symmetric"]
+    spelled, digits = ("회의는 세 시에 시작", "3시에 회의"), ("회의는 3시에 시작", "3시에 회의")
+    assert both.align_numbers is False and both.describe()["align_numbers"] is False
+    as_typed = both.predict([spelled, digits])
+    assert as_typed[0]["cleaned"] == list(spelled) and as_typed[0]["score"] != pytest.approx(as_typed[1]["score"])
+    both.align_numbers = True  # as "align_numbers": true in serving.json sets it
+    aligned = both.predict([spelled, digits[::-1]])
+    assert aligned[0]["cleaned"] == list(digits)  # the page shows what the model read
+    assert aligned[0]["score"] == pytest.approx(as_typed[1]["score"], abs=1e-5)
+    assert aligned[1]["score"] == pytest.approx(as_typed[1]["score"], abs=1e-5)  # either box

@@ -8,6 +8,7 @@ import markupsafe
 import pytest
 
 from batching import Overloaded
+from conftest import similarity_copy
 from main import create_app
 from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa, pushed, strength
 
@@ -74,6 +75,19 @@ def test_similarity_result(client):
     assert re.search(r"「오늘 날씨가 정말 좋네요」와 「내일 오후 3시에 회의가 열립니다」의 유사도는 \d+% 입니다", text)
     assert re.search(r"점수 \d\.\d\d / 5 · (유사|비유사)", text)
     assert 'value="오늘 날씨가 정말 좋네요"' in text and "similarity-tiny" in text
+
+
+def test_similarity_says_when_numbers_were_read_in_digits(tiny_config, tiny_models, tmp_path):
+    aligned = similarity_copy(tiny_models["similarity"], tmp_path / "aligned", True, align_numbers=True)
+    client = create_app({**tiny_config, "SIMILARITY_MODEL": str(aligned)}).test_client()
+    meeting, weather = SIMILARITY_EXAMPLES[1], SIMILARITY_EXAMPLES[0]
+    text = page_text(post_form(client, "/similarity", {"sentence1": meeting[0], "sentence2": meeting[1]}))
+    assert f"「{meeting[0]}」" in text  # the verdict quotes what was typed…
+    assert "<q>회의는 내일 오후 3시에 시작합니다</q>" in text  # …and shows what the model read
+    assert "양쪽 모두 숫자로 맞춰 비교했습니다" in text
+    text = page_text(post_form(client, "/similarity", {"sentence1": weather[0], "sentence2": weather[1]}))
+    assert "숫자로 맞춰" not in text
+    assert "숫자 표기" in page_text(client.get("/models/similarity"))  # the model page says it is on
 
 
 def test_truncation_is_noted(tiny_config):

@@ -59,3 +59,13 @@ def test_symmetric_overrides_the_models_pair_order(pair_order_models, tmp_path):
     frame = probe.load_probes()
     expected = predictor.predict([[a, b] for a, b in zip(frame["sentence1"], frame["sentence2"])])
     assert [pair["percent"] for pair in report["pairs"]] == [result["percent"] for result in expected]
+
+
+def test_align_numbers_reads_the_meeting_example_as_its_digit_twin(pair_order_models, tmp_path):
+    out = tmp_path / "probe.json"
+    probe.main(["--models", str(pair_order_models["symmetric"]), "--align_numbers", "true", "--out", str(out)])
+    (report,) = json.loads(out.read_text())
+    by_pair = {(pair["sentence1"], pair["sentence2"]): pair["percent"] for pair in report["pairs"]}
+    assert report["align_numbers"] is True
+    assert by_pair[("회의는 내일 오후 세 시에 시작합니다", "내일 오후 3시에 회의가 열립니다")] == \
+        by_pair[("회의는 내일 오후 3시에 시작합니다", "내일 오후 3시에 회의가 열립니다")]

@@ -36,3 +36,12 @@ def test_real_similarity_ranks_paraphrase_above_unrelated(real_client):
     response = real_client.post("/api/v1/similarity", json={"pairs": pairs})
     paraphrase, unrelated = (result["score"] for result in response.json["results"])
     assert paraphrase > unrelated
+
+
+@pytest.mark.real_model
+@requires_model("similarity")
+def test_real_similarity_reads_a_number_in_words_as_its_digits(real_client):
+    pairs = [["회의는 내일 오후 세 시에 시작합니다", "내일 오후 3시에 회의가 열립니다"],
+             ["회의는 내일 오후 3시에 시작합니다", "내일 오후 3시에 회의가 열립니다"]]
+    words, digits = real_client.post("/api/v1/similarity", json={"pairs": pairs}).json["results"]
+    assert words["cleaned"] == pairs[1] and words["score"] == pytest.approx(digits["score"], abs=1e-4)

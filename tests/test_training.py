@@ -649,6 +649,9 @@ def test_evaluate_scores_similarity_in_one_or_both_pair_orders(trained, data_roo
             for order in (None, True)}
     assert runs[None]["symmetric"] is False and runs[True]["symmetric"] is True  # the model's own: one
     assert runs[True]["metrics"]["n"] == runs[None]["metrics"]["n"] == 20
+    aligned = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=model, data=str(path),
+                                                      align_numbers=True))
+    assert runs[None]["align_numbers"] is False and aligned["align_numbers"] is True
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
@@ -660,6 +663,17 @@ def test_export_records_the_pair_order_for_serving_and_the_card(trained, tmp_pat
     assert load_predictor(out, "similarity").symmetric is symmetric
     card = (out / "README.md").read_text()
     assert ("(B, A)" in card) is symmetric and ("one pass" in card) is not symmetric
+
+
+@pytest.mark.parametrize("align", [True, False])
+def test_export_records_number_alignment_for_serving_and_the_card(trained, tmp_path, align):
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(trained / "similarity" / "best"), out=str(out),
+                                    align_numbers=align))
+    assert json.loads((out / "serving.json").read_text())["align_numbers"] is align
+    predictor = load_predictor(out, "similarity")
+    assert predictor.align_numbers is align and predictor.describe()["align_numbers"] is align
+    assert ("「세 시」 / 「3시」" in (out / "README.md").read_text()) is align
 
 
 def test_paraphrase_metrics_read_the_page_thresholds():
@@ -776,6 +790,14 @@ def test_evaluation_rows_name_the_data_folder(tmp_path):
                                     "data": f"../shared/data/{folder}/sts-dev.tsv"}))
         rows += export.evaluation_rows([path])
     assert "`korsts/sts-dev.tsv`" in rows[0] and "`stylekqc/sts-dev.tsv`" in rows[1]
+
+
+def test_evaluation_rows_mark_int8_and_aligned_numbers(tmp_path):
+    rows = export.evaluation_rows([write_evaluation(tmp_path / "plain.json", 0.85, False),
+                                   write_evaluation(tmp_path / "int8.json", 0.80, True),
+                                   write_evaluation(tmp_path / "aligned.json", 0.85, False, align_numbers=True)])
+    assert [("(int8" in row, "(numbers aligned)" in row) for row in rows] == [
+        (False, False), (True, False), (False, True)]
 
 
 def test_numeral_variants_join_the_similarity_training_pairs(data_root, tokenizer_dir, tmp_path):

@@ -39,6 +39,7 @@ class EvaluateArgs:
     held_out: bool = field(default=False, metadata={"help": "Score only the part of a train file training never sees: KLUE-STS train's fixed held-out tenth, NSMC train's dev fifth."})
     clean: Optional[bool] = field(default=None, metadata={"help": "Override the model's cleaning choice (serving.json `clean`) to measure it on or off."})
     symmetric: Optional[bool] = field(default=None, metadata={"help": "Similarity: override the model's pair-order choice (serving.json `symmetric`: score both orders and average)."})
+    align_numbers: Optional[bool] = field(default=None, metadata={"help": "Similarity: override the model's number-spelling choice (serving.json `align_numbers`: 「세 시」 against 「3시」 read as 「3시」 on both sides)."})
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
@@ -134,6 +135,8 @@ def evaluate(args: EvaluateArgs) -> dict:
         predictor.cleaning = args.clean
     if args.symmetric is not None and args.task == "similarity":
         predictor.symmetric = args.symmetric
+    if args.align_numbers is not None and args.task == "similarity":
+        predictor.align_numbers = args.align_numbers
     started = time.time()
     if args.task == "sentiment":
         outputs = sentiment_outputs(predictor, frame)
@@ -155,7 +158,8 @@ def evaluate(args: EvaluateArgs) -> dict:
             "contrasts": args.contrasts,
             "device": str(predictor.device), "clean": predictor.cleaning,
             "quantized": predictor.quantized,
-            "symmetric": getattr(predictor, "symmetric", None), "metrics": metrics, "seconds": round(time.time() - started, 1)}
+            "symmetric": getattr(predictor, "symmetric", None),
+            "align_numbers": getattr(predictor, "align_numbers", None), "metrics": metrics, "seconds": round(time.time() - started, 1)}
 
 
 def main(argv=None):

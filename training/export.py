@@ -39,6 +39,7 @@ class ExportArgs:
     notes: str = field(default="", metadata={"help": "Extra Markdown for the card."})
     plots: str = field(default=None, metadata={"help": "A training.evaluate --plots directory: its plots are copied to <out>/plots and shown in the card."})
     symmetric: bool = field(default=False, metadata={"help": "Similarity: serve the mean of both pair orders (serving.json `symmetric`); the evaluations should be run that way."})
+    align_numbers: bool = field(default=False, metadata={"help": "Similarity: write a number one side spells in words and the other in digits in digits on both sides before scoring (serving.json `align_numbers`, korean_numbers.align_number_spellings)."})
 
 
 def architecture(config) -> str:
@@ -111,7 +112,8 @@ def evaluation_rows(paths) -> list:
     for path in paths:
         result = json.loads(Path(path).read_text())
         figures = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
-        name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "")
+        name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "") + \
+            (" (numbers aligned)" if result.get("align_numbers") else "")
         rows.append(f"| {name} | `{evaluation_data(result)}` | {figures} | `{path}` |")
     return rows
 
@@ -130,7 +132,7 @@ def model_card(args, config, train_args, dev, serving) -> str:
              "- On a CPU: " + ("int8 by default (`QUANTIZE`)." if serving.get("quantize", True) else
                                f"fp32 by default: int8 scored more than {INT8_TOLERANCE} below fp32 "
                                f"(Evaluation below), so `{SERVING_FILE}` says `\"quantize\": false`."),
-             *symmetric_lines(serving), "",
+             *symmetric_lines(serving), *align_numbers_lines(serving), "",
              "## Data", "", *data_lines(serving["task"], train_args, chain), "",
              "## Commands", "", "```", *args.command, "```", "",
              "## Training", "", *training_lines(train_args, dev),
@@ -150,6 +152,15 @@ def symmetric_lines(serving) -> list:
                 f"(`\"symmetric\": true` in `{SERVING_FILE}`), so swapping the sentences never "
                 "changes the answer; it costs a second row per pair."]
     return ["- Pair order: one pass, (A, B) as given."]
+
+
+def align_numbers_lines(serving) -> list:
+    """The card's line on numbers spelled two ways, for a similarity model that aligns them."""
+    if not serving.get("align_numbers"):
+        return []
+    return ["- Numbers: where one sentence spells a number before a counter in words and the other "
+            "in digits (「세 시」 / 「3시」), both are read in digits (`\"align_numbers\": true` in "
+            f"`{SERVING_FILE}`, `korean_numbers.align_number_spellings`); the page shows the text so read."]
 
 
 def selection_lines(train_args, dev, prefix="") -> list:
@@ -290,6 +301,7 @@ def export(args: ExportArgs):
     serving["quantize"] = int8_keeps_accuracy(args.evaluations)
     if serving["task"] == "similarity":
         serving["symmetric"] = args.symmetric
+        serving["align_numbers"] = args.align_numbers
     Path(args.out, SERVING_FILE).write_text(json.dumps(serving, indent=2, ensure_ascii=False))
     shutil.copy(source / "train_args.json", Path(args.out) / "train_args.json")
     if imported_from_e5(chain):

@@ -31,6 +31,7 @@ class ProbeArgs:
     probes: str = field(default=str(PROBES), metadata={"help": "TSV of `kind sentence1 sentence2`."})
     out: str = field(default=None, metadata={"help": "Also write the report here as JSON."})
     symmetric: Optional[bool] = field(default=None, metadata={"help": "Override each model's pair-order choice (serving.json `symmetric`), as training.evaluate does: a training run's best/ has none and scores one order."})
+    align_numbers: Optional[bool] = field(default=None, metadata={"help": "Override each model's number-spelling choice (serving.json `align_numbers`), as training.evaluate does."})
 
 
 def load_probes(path=PROBES) -> pd.DataFrame:
@@ -56,11 +57,13 @@ def reads_right(kind, percent) -> bool:
     return percent < as_percent(SIMILAR_THRESHOLD)
 
 
-def probe(model, frame, symmetric=None) -> dict:
+def probe(model, frame, symmetric=None, align_numbers=None) -> dict:
     """One model's percentages on every pair, and per kind how many read right."""
-    predictor = load_predictor(model, SIMILARITY)  # serving.json decides pair order, as in the app
-    if symmetric is not None:
+    predictor = load_predictor(model, SIMILARITY)  # serving.json decides, as in the app…
+    if symmetric is not None:  # …unless overridden
         predictor.symmetric = symmetric
+    if align_numbers is not None:
+        predictor.align_numbers = align_numbers
     results = predictor.predict([[a, b] for a, b in zip(frame["sentence1"], frame["sentence2"])])
     pairs = [{"kind": kind, "sentence1": a, "sentence2": b, "percent": result["percent"],
               "reads_right": reads_right(kind, result["percent"])}
@@ -71,14 +74,14 @@ def probe(model, frame, symmetric=None) -> dict:
         if mine:
             kinds[kind] = {"pairs": len(mine), "reads_right": sum(pair["reads_right"] for pair in mine),
                            "mean_percent": round(sum(pair["percent"] for pair in mine) / len(mine), 1)}
-    return {"model": model, "symmetric": predictor.symmetric, "kinds": kinds, "pairs": pairs}
+    return {"model": model, "symmetric": predictor.symmetric, "align_numbers": predictor.align_numbers, "kinds": kinds, "pairs": pairs}
 
 
 def main(argv=None):
     """Score every model; print one line per model and kind, and optionally write JSON."""
     (args,) = HfArgumentParser(ProbeArgs).parse_args_into_dataclasses(argv)
     frame = load_probes(args.probes)
-    reports = [probe(model, frame, args.symmetric) for model in args.models]
+    reports = [probe(model, frame, args.symmetric, args.align_numbers) for model in args.models]
     for report in reports:
         for kind, summary in report["kinds"].items():
             print(f"{report['model']}  {kind}: {summary['reads_right']}/{summary['pairs']} read right, "
