@@ -279,6 +279,12 @@ class SentimentPredictor(Predictor):
                 "cleaned": encoded.cleaned, "truncated": encoded.truncated}
 
 
+def clean_pair(first: str, second: str, cleaning: bool, align_numbers: bool) -> tuple:
+    """Both sentences cleaned (if cleaning), then numbers spelled two ways in digits (if align_numbers)."""
+    first, second = clean_if(first, cleaning), clean_if(second, cleaning)
+    return align_number_spellings(first, second) if align_numbers else (first, second)
+
+
 class SimilarityPredictor(Predictor):
     """A 0–5 similarity score for a sentence pair (a cross-encoder regression)."""
 
@@ -301,9 +307,8 @@ class SimilarityPredictor(Predictor):
         return {**super().describe(), "symmetric": self.symmetric, "align_numbers": self.align_numbers}
 
     def clean_pair(self, first: str, second: str) -> tuple:
-        """Both sentences cleaned, then numbers spelled two ways written one way if enabled."""
-        first, second = self.clean(first), self.clean(second)
-        return align_number_spellings(first, second) if self.align_numbers else (first, second)
+        """Both sentences as this model reads them (see clean_pair)."""
+        return clean_pair(first, second, self.cleaning, self.align_numbers)
 
     def encode(self, pairs) -> list:
         """Each (sentence1, sentence2) pair cleaned and tokenized together (and swapped)."""

@@ -14,7 +14,6 @@ from transformers import pipeline
 
 import models
 import serving
-from korean_numbers import align_number_spellings
 from main import DEFAULTS
 from preprocessing import clean_if
 
@@ -72,9 +71,8 @@ def create_app(test_config=None):
     def similarity():
         """{"sentence1", "sentence2"} → {"score"}: the raw regression output, clamped to 0–5."""
         model, body = pipes[models.SIMILARITY], request.get_json(force=True)
-        first, second = (clean_if(body[key], model.cleaning) for key in ("sentence1", "sentence2"))
-        if model.align_numbers:
-            first, second = align_number_spellings(first, second)
+        first, second = models.clean_pair(body["sentence1"], body["sentence2"], model.cleaning,
+                                          model.align_numbers)
         pairs = [{"text": first, "text_pair": second}]
         if model.symmetric:
             pairs.append({"text": second, "text_pair": first})
