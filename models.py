@@ -36,6 +36,16 @@ CONTRACT_LABELS = ("negative", "positive")
 LABEL_SCHEMES = (("0", "1"), ("label_0", "label_1"), ("negative", "positive"), ("neg", "pos"),
                  ("부정", "긍정"))
 SIMILAR_THRESHOLD = 3.0  # KLUE-STS binarises its 0–5 scores at 3.0
+# What each whole score means in the 0–5 guideline of the training labels (KLUE-STS's; KorSTS
+# follows SemEval STS, which grades alike), so 66% reads as "mostly the same, details differ".
+SCORE_GRADES_KO = (
+    "핵심 내용도 세부 내용도 겹치지 않습니다.",
+    "핵심 내용은 다르지만 비슷한 주제를 다룹니다.",
+    "핵심 내용은 다르지만 세부 내용 일부를 함께 담고 있습니다.",
+    "핵심 내용은 대체로 같지만 세부 내용이 꽤 다릅니다.",
+    "핵심 내용이 같고 세부 내용만 조금 다릅니다.",
+    "핵심 내용과 세부 내용이 모두 같습니다.",
+)
 # What one more forward pass costs, in padded tokens, when a batch is split by length. On a CPU
 # a pass over one short review (~20 ms for ELECTRA-small) is mostly fixed cost, about 64 tokens
 # of work, so a split pays once it saves more padding than that. A GPU runs a whole batch in
@@ -339,8 +349,10 @@ class SimilarityPredictor(Predictor):
         """Raw regression output → clamped score, percent and verdict."""
         score = min(max(logits[0].item(), 0.0), 5.0)
         percent = round(score / 5 * 100)
+        grade = int(score)  # the guideline's whole grade at or below: 2.9 is 2, so 비유사 agrees
         return {"score": score, "percent": percent, "similar": score >= SIMILAR_THRESHOLD,
-                "message": f"유사도는 {percent}% 입니다",
+                "message": f"유사도는 {percent}% 입니다", "grade": grade,
+                "grade_ko": SCORE_GRADES_KO[grade],
                 "cleaned": encoded.cleaned, "truncated": encoded.truncated}
 
 

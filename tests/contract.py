@@ -1,5 +1,6 @@
 """The API's answer contract, checked by the API, fuzzing and load tests alike."""
 import pytest
+from models import SCORE_GRADES_KO
 
 # Every error code the API documents (README.md, "Errors"), by HTTP status.
 ERROR_CODES = {
@@ -40,9 +41,10 @@ def assert_explanation(explanation, cleaned):
 
 def assert_similarity_result(result, model):
     """Every key of one similarity result, with its type and range."""
-    assert {"score", "percent", "similar", "message", "truncated", "model"} <= set(result)
+    assert {"score", "percent", "similar", "message", "grade", "grade_ko", "truncated", "model"} <= set(result)
     assert 0.0 <= result["score"] <= 5.0 and 0 <= result["percent"] <= 100
     assert result["similar"] == (result["score"] >= 3.0)
+    assert result["grade"] == int(result["score"]) and result["grade_ko"] == SCORE_GRADES_KO[result["grade"]]
     assert result["message"] == f"유사도는 {result['percent']}% 입니다"
     assert isinstance(result["truncated"], bool) and result["model"] == model
 

@@ -1,9 +1,11 @@
 """models.py: batched and unbatched predictions agree; warm-up; int8 quantization on the CPU."""
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
+import torch
 
-from models import BatchedPredictor, PredictorRegistry, load_predictor
+from models import SCORE_GRADES_KO, BatchedPredictor, PredictorRegistry, load_predictor
 
 TEXTS = ["이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "돈이 아깝다 " * 20, "최고", "ㅋㅋㅋㅋㅋ 웃겨요"]
 
@@ -135,3 +137,12 @@ def test_aligned_numbers_are_scored_and_shown_as_digits_on_both_sides(pair_model
     assert aligned[0]["cleaned"] == list(digits)  # the page shows what the model read
     assert aligned[0]["score"] == pytest.approx(as_typed[1]["score"], abs=1e-5)
     assert aligned[1]["score"] == pytest.approx(as_typed[1]["score"], abs=1e-5)  # either box
+
+
+@pytest.mark.parametrize("raw, grade", [(-0.4, 0), (2.99, 2), (3.0, 3), (4.65, 4), (5.0, 5), (6.2, 5)])
+def test_a_similarity_score_reads_as_the_guideline_grade_at_or_below_it(pair_models, raw, grade):
+    predictor = pair_models["symmetric"]
+    encoded = SimpleNamespace(cleaned=["가", "나"], truncated=False)
+    result = predictor.postprocess(encoded, torch.tensor([raw]))
+    assert result["grade"] == grade and result["grade_ko"] == SCORE_GRADES_KO[grade]
+    assert result["similar"] is (grade >= 3)  # the grade never contradicts 유사 / 비유사

@@ -10,6 +10,7 @@ import pytest
 from batching import Overloaded
 from conftest import similarity_copy
 from main import create_app
+from models import SCORE_GRADES_KO
 from pages import CSRF_MESSAGE, SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa, pushed, strength
 
 TOKEN = re.compile(r'<input type="hidden" name="csrf_token" value="([^"]+)">')
@@ -73,8 +74,11 @@ def test_similarity_result(client):
     text = page_text(response)
     assert response.status_code == 200
     assert re.search(r"「오늘 날씨가 정말 좋네요」와 「내일 오후 3시에 회의가 열립니다」의 유사도는 \d+% 입니다", text)
-    assert re.search(r"점수 \d\.\d\d / 5 · (유사|비유사)", text)
+    verdict = re.search(r"점수 \d\.\d\d / 5 · (유사|비유사)", text)
     assert 'value="오늘 날씨가 정말 좋네요"' in text and "similarity-tiny" in text
+    grade = re.search(r"채점 기준으로 (\d)점대?: (.+?)</p>", text)  # what the score means
+    assert grade[2] == SCORE_GRADES_KO[int(grade[1])]
+    assert (int(grade[1]) >= 3) == (verdict[1] == "유사")
 
 
 def test_similarity_says_when_numbers_were_read_in_digits(tiny_config, tiny_models, tmp_path):

@@ -17,7 +17,7 @@ from model_info import PLOTS
 from models import load_predictor
 from training import average, baselines, compare, data, evaluate, export, finetune, lengths, plots, pretrain
 from training.batching import length_grouped_batches
-from training.metrics import paraphrase_metrics
+from training.metrics import calibration_table, paraphrase_metrics
 from training.tokenizer import train_tokenizer
 
 POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
@@ -218,6 +218,17 @@ def test_evaluate_reports_the_metric_schema(trained, data_root, task, filename, 
         assert 0 <= result["metrics"]["accuracy"] <= 1
     else:
         assert -1 <= result["metrics"]["spearman"] <= 1
+        assert sum(row["pairs"] for row in result["calibration"]) == result["metrics"]["n"]
+
+
+def test_calibration_table_groups_pairs_by_predicted_score():
+    gold = [0.0, 1.0, 3.0, 4.0, 5.0]
+    predicted = [0.2, 0.4, 3.3, 3.4, 5.0]  # 5.0 itself falls in the top bin, 4.5–5.0
+    rows = calibration_table(gold, predicted)
+    assert [(row["predicted_from"], row["pairs"]) for row in rows] == [(0.0, 2), (3.0, 2), (4.5, 1)]
+    assert rows[0]["gold_mean"] == 0.5 and rows[0]["predicted_mean"] == pytest.approx(0.3)
+    assert rows[1]["gold_mean"] == 3.5 and rows[1]["predicted_to"] == 3.5
+    assert rows[2]["gold_mean"] == 5.0
 
 
 def test_evaluate_scores_the_quantized_model_as_served(trained, data_root):

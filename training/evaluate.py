@@ -15,7 +15,9 @@
     python -m training.evaluate --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
---plots DIR also draws the evaluation plots (training/plots.py) into DIR.
+--plots DIR also draws the evaluation plots (training/plots.py) into DIR. On 0–5 similarity data
+the output also holds `calibration`: the pairs in half-point bins of predicted score, with the
+annotators' mean score in each (training.metrics.calibration_table).
 """
 import json
 import time
@@ -28,7 +30,7 @@ from transformers import HfArgumentParser
 
 from models import load_predictor
 from training import contrasts, data, numerals
-from training.metrics import paraphrase_metrics, sentiment_metrics, similarity_metrics
+from training.metrics import calibration_table, paraphrase_metrics, sentiment_metrics, similarity_metrics
 
 
 @dataclass
@@ -138,6 +140,7 @@ def evaluate(args: EvaluateArgs) -> dict:
     if args.align_numbers is not None and args.task == "similarity":
         predictor.align_numbers = args.align_numbers
     started = time.time()
+    calibration = None
     if args.task == "sentiment":
         outputs = sentiment_outputs(predictor, frame)
         metrics = score_sentiment(outputs)
@@ -148,6 +151,8 @@ def evaluate(args: EvaluateArgs) -> dict:
     else:
         outputs = similarity_outputs(predictor, frame)
         metrics = score_similarity(outputs)
+        if "gold" in outputs:
+            calibration = calibration_table(outputs["gold"], outputs["predicted"])
     if args.save_outputs:
         Path(args.save_outputs).write_text(json.dumps({"task": args.task, **outputs}))
     if args.plots:
@@ -159,7 +164,8 @@ def evaluate(args: EvaluateArgs) -> dict:
             "device": str(predictor.device), "clean": predictor.cleaning,
             "quantized": predictor.quantized,
             "symmetric": getattr(predictor, "symmetric", None),
-            "align_numbers": getattr(predictor, "align_numbers", None), "metrics": metrics, "seconds": round(time.time() - started, 1)}
+            "align_numbers": getattr(predictor, "align_numbers", None), "metrics": metrics,
+            "calibration": calibration, "seconds": round(time.time() - started, 1)}
 
 
 def main(argv=None):

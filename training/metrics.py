@@ -32,6 +32,20 @@ def similarity_metrics(gold, predicted) -> dict:
             "n": len(gold)}
 
 
+def calibration_table(gold, predicted, width=0.5) -> list:
+    """Pairs in bins of predicted score (`width` wide, 0–5): how many, mean predicted, mean gold."""
+    # A gold mean under a bin's predicted mean: the model reads such pairs as more alike than the
+    # annotators did; over it, as less alike.
+    bins = {}
+    last = round(5.0 / width) - 1  # a prediction of exactly 5.0 joins the top bin
+    for score, guess in zip(gold, predicted):
+        bins.setdefault(min(max(int(guess // width), 0), last), []).append((score, guess))
+    return [{"predicted_from": index * width, "predicted_to": (index + 1) * width, "pairs": len(rows),
+             "predicted_mean": round(sum(guess for _, guess in rows) / len(rows), 4),
+             "gold_mean": round(sum(score for score, _ in rows) / len(rows), 4)}
+            for index, rows in sorted(bins.items())]
+
+
 PARAPHRASE_SCORE = 4.0  # the page's "paraphrases read ≥ 80%"
 UNRELATED_SCORE = 1.0  # and "unrelated pairs ≤ 20%"
 
