@@ -104,7 +104,7 @@ def reject_unknown(body, fields) -> None:
     if unknown:
         name = unknown[0] if len(unknown[0]) <= 40 else unknown[0][:40] + "…"
         allowed = ", ".join(f"'{field}'" for field in fields)
-        raise InputError("unknown_field", f"알 수 없는 필드 '{name}'이(가) 있습니다. 쓸 수 있는 필드: {allowed}.")
+        raise InputError("unknown_field", f"알 수 없는 필드가 있습니다: '{name}'. 쓸 수 있는 필드: {allowed}.")
 
 
 def required(body, field, needed):

@@ -5,13 +5,16 @@ run on the worker that started it, its progress and result readable from every w
 """
 import os
 import time
+import unicodedata
 from pathlib import PurePath
+from urllib.parse import quote
 
 from flask import (Blueprint, current_app, redirect, render_template, request, send_file,
                    url_for)
 from werkzeug.exceptions import NotFound, RequestEntityTooLarge
 
 import batchfiles
+import jobqueue
 import jobs
 import models
 from batchfiles import FileError
@@ -27,19 +30,32 @@ PROBLEMS_SHOWN = 100
 MAX_WAIT_S = 60  # longest ?wait= the API honours
 PASTED = "붙여넣기"
 NOT_FOUND_MESSAGE = "작업을 찾을 수 없습니다. 주소가 틀렸거나 보관 기간이 지나 지워졌습니다."
+TSV_MIMETYPE = "text/tab-separated-values"
+RFC5987_SAFE = "!#$&+-.^_`|~"  # attr-chars besides letters and digits, as Werkzeug quotes them
 
 
 class JobNotFound(NotFound):
     """No job with that id."""
 
 
+class ColumnError(InputError):
+    """A column choice the client must fix; the API lists the table's columns with it."""
+
+    def __init__(self, code, message, columns):
+        super().__init__(code, message)
+        self.columns = list(columns)
+
+
 def init_app(app) -> None:
     """The job runner; and the batch uploads' larger size limit, set before CSRF reads the form."""
-    root = app.config["BATCH_JOBS_DIR"] or os.path.join(app.instance_path, "jobs")
-    app.extensions["batch_jobs"] = jobs.JobRunner(
-        root, lambda task: app.extensions["predictors"].get(task),
-        chunk_size=app.config["BATCH_JOB_CHUNK"] or app.config["BATCH_MAX_ROWS"],
-        per_worker=app.config["BATCH_JOBS_PER_WORKER"], ttl_s=app.config["BATCH_JOB_TTL_S"])
+    if app.config["BATCH_QUEUE_URL"]:  # jobs in Redis, run by `flask jobs worker` on any host
+        app.extensions["batch_jobs"] = jobqueue.QueueRunner.from_app(app)
+    else:
+        root = app.config["BATCH_JOBS_DIR"] or os.path.join(app.instance_path, "jobs")
+        app.extensions["batch_jobs"] = jobs.JobRunner(
+            root, lambda task: app.extensions["predictors"].get(task),
+            chunk_size=app.config["BATCH_JOB_CHUNK"] or app.config["BATCH_MAX_ROWS"],
+            per_worker=app.config["BATCH_JOBS_PER_WORKER"], ttl_s=app.config["BATCH_JOB_TTL_S"])
     app.before_request(allow_big_uploads)
 
 
@@ -81,8 +97,9 @@ def upload():
         if task not in models.TASKS:
             raise FileError("invalid_task", "분석할 작업(감정 분석 또는 문장 유사도)을 고르세요.")
         data, filename, header = uploaded_data()
-        delimiter = "\t" if filename == PASTED else None
+        delimiter = "\t" if filename == PASTED else delimiter_of(filename)
         table = batchfiles.parse(data, header, limits()["max_rows"], delimiter)
+        check_width(table, task)
     except FileError as error:
         return render_template("batch.html", error=error.message, task=task, **limits()), \
             error.status
@@ -104,6 +121,19 @@ def uploaded_data() -> tuple:
     if not data.strip():
         raise FileError("empty_file", "파일을 고르거나 분석할 문장을 붙여 넣으세요.")
     return data, name, header
+
+
+def delimiter_of(filename, mimetype=None):
+    """A tab for a .tsv name or a TSV content type (one column has no tab to sniff), else None."""
+    return "\t" if filename.lower().endswith(".tsv") or mimetype == TSV_MIMETYPE else None
+
+
+def check_width(table, task) -> None:
+    """Similarity needs two columns: refuse a one-column table before any job is made."""
+    if len(table.columns) < needed_columns(task):
+        raise FileError("too_few_columns", "문장 유사도에는 문장 열이 두 개 필요한데 열이 "
+                                           "하나뿐입니다. 한 줄의 두 문장을 쉼표(CSV)나 탭(TSV)으로 "
+                                           "나눠 주세요.")
 
 
 def too_large_message() -> str:
@@ -131,10 +161,11 @@ def job_page(job_id):
 
 
 def preview(job, task, chosen=None) -> dict:
-    """The draft's table facts, first rows and column choice, for the preview page."""
+    """The draft's table facts, first rows and column choice (None: unsure, ask), for the page."""
     table = job.read("table.json")
+    chosen = chosen or batchfiles.guess_columns(table["columns"], table["rows"], task)
     return {"table": table, "rows": table["rows"][:PREVIEW_ROWS], "row_count": len(table["rows"]),
-            "chosen": chosen or batchfiles.guess_columns(table["columns"], task)}
+            "chosen": chosen or [], "unsure": chosen is None}
 
 
 @bp.post("/batch/jobs/<job_id>/run")
@@ -158,14 +189,24 @@ def needed_columns(task) -> int:
 
 
 def column_indices(columns, chosen, task) -> list:
-    """Positions of the chosen columns, else InputError naming the missing one."""
-    if len(chosen) != needed_columns(task):
-        raise InputError("missing_column", f"분석할 열을 {needed_columns(task)}개 고르세요.")
+    """Positions of the chosen columns, else ColumnError: missing, unknown, or one chosen twice."""
+    if len(chosen) != needed_columns(task) or not all(chosen):
+        raise ColumnError("missing_column", f"분석할 열을 {needed_columns(task)}개 고르세요. "
+                                            f"있는 열: {listed(columns)}.", columns)
     for name in chosen:
         if name not in columns:
-            listed = ", ".join(f"'{column}'" for column in columns[:20])
-            raise InputError("missing_column", f"'{name[:40]}' 열이 없습니다. 있는 열: {listed}.")
+            raise ColumnError("missing_column", f"'{name[:40]}' 열이 없습니다. 있는 열: "
+                                                f"{listed(columns)}.", columns)
+    if len(set(chosen)) < len(chosen):  # a sentence compared with itself always looks alike
+        raise ColumnError("same_column", f"문장 1과 문장 2에 서로 다른 열을 고르세요. 지금은 둘 다 "
+                                         f"'{chosen[0][:40]}' 열입니다.", columns)
     return [columns.index(name) for name in chosen]
+
+
+def listed(columns, shown=20) -> str:
+    """'a', 'b', 'c': the first columns' names, for a message."""
+    more = " …" if len(columns) > shown else ""
+    return ", ".join(f"'{column}'" for column in columns[:shown]) + more
 
 
 def start_job(job, task, table, chosen) -> None:
@@ -193,7 +234,7 @@ def row_text(row, index, name, number, predictor) -> str:
 
 def read_problems(job, limit=PROBLEMS_SHOWN) -> list:
     """The first rows refused, as {"row", "message"}."""
-    if not (job.dir / "problems.json").exists():  # a draft
+    if not job.has("problems.json"):  # a draft
         return []
     problems = job.read("problems.json")[:limit]
     return [{"row": number, "message": message} for _, number, message in problems]
@@ -207,15 +248,28 @@ def api_submit(task):
         raise NotFound()
     header = request.args.get("header", "true").lower() not in ("false", "0", "no")
     wait = wait_seconds(request.args.get("wait", "0"))
-    table = batchfiles.parse(request.get_data(), header, limits()["max_rows"])
-    chosen = request.args.getlist("column") or batchfiles.guess_columns(table.columns, task)
+    name = request.args.get("name", "api.csv")
+    table = batchfiles.parse(request.get_data(), header, limits()["max_rows"],
+                             delimiter_of(name, request.mimetype))
+    check_width(table, task)
+    chosen = request.args.getlist("column") or guessed_columns(table, task)
     column_indices(table.columns, chosen, task)  # before a job exists
-    job = get_runner().create(task, table, request.args.get("name", "api.csv"))
+    job = get_runner().create(task, table, name)
     start_job(job, task, table.to_dict(), chosen)
     status = wait_for(job, wait)
     if status["state"] == "done":
         return result_file(job)
     return job_json(job, status), 202, {"Location": url_for(".api_status", job_id=job.id)}
+
+
+def guessed_columns(table, task) -> list:
+    """The API's columns when column= is omitted; ColumnError when no guess is safe."""
+    chosen = batchfiles.guess_columns(table.columns, table.rows, task)
+    if chosen is None:
+        raise ColumnError("column_required", "어느 열을 분석할지 알 수 없습니다. column= 매개변수로 "
+                                             f"열을 고르세요. 있는 열: {listed(table.columns)}.",
+                          table.columns)
+    return chosen
 
 
 def wait_seconds(value) -> float:
@@ -256,29 +310,43 @@ def api_result(job_id):
 def job_json(job, status) -> dict:
     """The API's view of a job."""
     keys = ("state", "done", "total", "problems", "summary", "error")
+    shares = {"workers": status["workers"]} if "workers" in status else {}  # queued jobs only
     return {"id": job.id, "task": status["task"],
-            **{key: status.get(key) for key in keys}, "refused": read_problems(job),
+            **{key: status.get(key) for key in keys}, **shares, "refused": read_problems(job),
             "status_url": url_for(".api_status", job_id=job.id),
             "result_url": url_for(".api_result", job_id=job.id)}
 
 
 def result_file(job):
-    """result.csv as a download named after the upload."""
-    stem = PurePath(job.read("job.json")["filename"]).stem or "batch"
-    return send_file(job.dir / "result.csv", mimetype="text/csv; charset=utf-8",
-                     as_attachment=True, download_name=f"{stem}-결과.csv", max_age=0)
+    """result.csv as a download named after the upload, with an ASCII name for old clients."""
+    name, fallback = download_names(job.read("job.json")["filename"])
+    # Werkzeug adds the charset to text/* itself.
+    response = send_file(job.result_file(), mimetype="text/csv", as_attachment=True,
+                         download_name=name, max_age=0)
+    # Werkzeug's own ASCII name drops the Korean word, leaving "reviews-.csv".
+    response.headers.set("Content-Disposition", "attachment", filename=fallback,
+                         **{"filename*": f"UTF-8''{quote(name, safe=RFC5987_SAFE)}"})
+    return response
 
 
-def api_error(status, code, message):
+def download_names(filename) -> tuple:
+    """(name, ASCII name) of an upload's result: 리뷰.csv → 리뷰-결과.csv, batch-result.csv."""
+    stem = PurePath(filename).stem or "batch"
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode().strip()
+    return f"{stem}-결과.csv", f"{ascii_stem or 'batch'}-result.csv"
+
+
+def api_error(status, code, message, **details):
     """The API's error body."""
-    return {"error": {"code": code, "message": message}}, status
+    return {"error": {"code": code, "message": message, **details}}, status
 
 
 @bp.errorhandler(FileError)
 @bp.errorhandler(InputError)
 def input_error(error):
     """A file or choice the client can fix: JSON under /api (pages handle theirs in the view)."""
-    return api_error(error.status, error.code, error.message)
+    details = {"columns": error.columns} if isinstance(error, ColumnError) else {}
+    return api_error(error.status, error.code, error.message, **details)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -2,11 +2,14 @@
 
 Pure functions on bytes and strings: no Flask, no models. A cell's row number is its row in a
 spreadsheet: the header is row 1, so the first data row of a file with a header is row 2.
+Every row between the first and the last line with content is a row, blank ones too, so that
+the result keeps each row of the file in its place.
 """
 import codecs
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 
 # Tried in order. UTF-8 first: CP949 decodes few UTF-8 files, but many CP949 files fail as UTF-8.
@@ -19,6 +22,14 @@ RESULT_COLUMNS = {"sentiment": ("label", "label_ko", "probability"),
                   "similarity": ("score", "percent", "similar")}
 ERROR_COLUMN = "error"
 HISTOGRAM_BINS = 5  # similarity scores 0–1, 1–2, … 4–5
+SCORE_DECIMALS = 4  # of probabilities and scores in the result file: finer is noise to a reader
+# Guessing a text column from its cells: the first rows are enough to tell text from ids.
+GUESS_SAMPLE_ROWS = 200
+TEXT_SHARE = 0.8  # of a column's non-blank cells that must read as text
+MIN_GUESS_CHARS = 8  # mean length: longer than labels, names and categories ("긍정", "홍길동")
+CLEARLY_LONGER = 2  # a guess among several text columns must be this many times longer
+HANGUL = re.compile("[가-힣]")
+LETTER = re.compile(r"[^\W\d_]")
 
 
 class FileError(ValueError):
@@ -72,24 +83,36 @@ def sniff_delimiter(text: str) -> str:
 
 
 def read_records(text, delimiter, max_rows) -> tuple:
-    """(records, row numbers) of text, blank lines skipped; FileError past max_rows or on bad CSV."""
+    """(records, row numbers) of text, blank ones kept but for those before the first record with
+    content and after the last; FileError past max_rows or on bad CSV."""
     # TSV is read the way NSMC is: no quoting, so a review may start with a quote.
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    records, numbers = [], []
+    records, numbers, blanks = [], [], []
     try:
         for number, record in enumerate(reader, start=1):
-            if not any(cell.strip() for cell in record):
+            if is_blank(record):  # a row once a later line with content shows it is inside
+                if records:
+                    blanks.append((number, record))
                 continue
-            if len(records) > max_rows:  # header + max_rows data rows at most
-                raise FileError("too_many_rows", f"행이 너무 많습니다. 한 번에 {max_rows:,}행까지 "
-                                                 "분석할 수 있습니다. 파일을 나눠 올려 주세요.", 413)
+            for blank_number, blank in blanks:
+                records.append(blank)
+                numbers.append(blank_number)
+            blanks = []
             records.append(record)
             numbers.append(number)
+            if len(records) > max_rows + 1:  # header + max_rows data rows at most
+                raise FileError("too_many_rows", f"행이 너무 많습니다. 한 번에 {max_rows:,}행까지 "
+                                                 "분석할 수 있습니다. 파일을 나눠 올려 주세요.", 413)
     except csv.Error as error:
         raise FileError("bad_csv", f"{reader.line_num}번째 줄을 읽을 수 없습니다({error}). "
                                    "따옴표가 짝이 맞는지 확인해 주세요.") from error
     return records, numbers
+
+
+def is_blank(row) -> bool:
+    """Whether a row has no content: an empty line, or only empty or whitespace cells."""
+    return not any(cell.strip() for cell in row)
 
 
 def parse(data: bytes, header=True, max_rows=10_000, delimiter=None) -> Table:
@@ -109,6 +132,10 @@ def parse(data: bytes, header=True, max_rows=10_000, delimiter=None) -> Table:
     if long_rows:
         table.notes.append(f"{len(long_rows)}개 행({row_list(long_rows)})에 머리글보다 칸이 많아, "
                            "넘치는 칸은 결과에 넣지 않았습니다.")
+    blank_rows = [n for n, row in zip(numbers, records) if is_blank(row)]
+    if blank_rows:
+        table.notes.append(f"빈 행 {len(blank_rows)}개({row_list(blank_rows)})는 분석하지 않고, "
+                           "결과 파일의 같은 자리에 이유와 함께 남깁니다.")
     return table
 
 
@@ -136,27 +163,58 @@ def row_list(numbers, shown=5) -> str:
     return listed + (f" 외 {len(numbers) - shown}개" if len(numbers) > shown else "")
 
 
-def guess_columns(columns, task) -> list:
-    """The column(s) a task most likely reads: a known name, else the first one(s)."""
-    if task == "sentiment":
-        known = [name for name in TEXT_COLUMNS if name in columns]
-        return [known[0] if known else columns[0]]
-    for pair in PAIR_COLUMNS:
-        if all(name in columns for name in pair):
-            return list(pair)
-    return list(columns[:2]) if len(columns) >= 2 else [columns[0], columns[0]]
+def guess_columns(columns, rows, task):
+    """The column(s) a task reads, by a known name or else by content; None when unsure."""
+    by_name = {name.casefold(): name for name in reversed(columns)}  # the first of twins wins
+    known = [[name] for name in TEXT_COLUMNS] if task == "sentiment" else PAIR_COLUMNS
+    for names in known:
+        if all(name.casefold() in by_name for name in names):
+            return [by_name[name.casefold()] for name in names]
+    return guess_by_content(columns, rows, 1 if task == "sentiment" else 2)
+
+
+def guess_by_content(columns, rows, count):
+    """The count columns that clearly hold text, in file order; None when no choice is clear."""
+    texts = text_columns(columns, rows)
+    if len(texts) == count == len(columns):  # nothing else a person could choose
+        return list(columns)
+    if len(texts) < count or texts[count - 1][0] < MIN_GUESS_CHARS:
+        return None
+    if len(texts) > count and texts[count - 1][0] < CLEARLY_LONGER * texts[count][0]:
+        return None
+    return [columns[index] for index in sorted(index for _, index in texts[:count])]
+
+
+def text_columns(columns, rows) -> list:
+    """(mean length, index) of the columns whose cells read as text, longest first."""
+    found = []
+    for index in range(len(columns)):
+        cells = [cell(row, index) for row in rows[:GUESS_SAMPLE_ROWS]]
+        cells = [text.strip() for text in cells if text and text.strip()]
+        if cells and sum(map(looks_like_text, cells)) >= TEXT_SHARE * len(cells):
+            found.append((sum(map(len, cells)) / len(cells), index))
+    return sorted(found, key=lambda item: -item[0])
+
+
+def looks_like_text(value) -> bool:
+    """Whether a cell reads as words: Hangul, or two words with letters; not "17" nor "A-001"."""
+    words = sum(bool(LETTER.search(word)) for word in value.split())
+    return bool(HANGUL.search(value)) or words >= 2
 
 
 def cell(row, index) -> str:
-    """row[index], or None when the row is too short to have that column."""
-    return row[index] if index < len(row) else None
+    """row[index]; "" in a blank row (a row of empty cells); None when a row is too short."""
+    if index < len(row):
+        return row[index]
+    return "" if is_blank(row) else None
 
 
 def result_cells(task, result) -> list:
     """One prediction as the result columns' cells (RESULT_COLUMNS order)."""
+    score = round(result["score"], SCORE_DECIMALS)
     if task == "sentiment":
-        return [result["label"], result["label_ko"], result["score"]]
-    return [result["score"], result["percent"], "유사" if result["similar"] else "비유사"]
+        return [result["label"], result["label_ko"], score]
+    return [score, result["percent"], "유사" if result["similar"] else "비유사"]
 
 
 def result_header(table_columns, task) -> list:

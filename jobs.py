@@ -72,6 +72,14 @@ class Job:
         self.write("status.json", status)
         return status
 
+    def has(self, name) -> bool:
+        """Whether the job has that file yet (problems.json: once started)."""
+        return (self.dir / name).exists()
+
+    def result_file(self) -> Path:
+        """The result CSV, for send_file."""
+        return self.dir / "result.csv"
+
     def try_lock(self):
         """An open file holding the job's flock, or None when a live worker holds it."""
         handle = open(self.dir / "lock", "a+")  # noqa: SIM115 - held open for the job's run

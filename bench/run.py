@@ -4,10 +4,12 @@
     python -m bench.run --gpu                 # CUDA: 1, 16 and 64 clients
     python -m bench.run --sentiment-model runs/sentiment/best --requests 500
 
-Starts each server in turn on a free loopback port, waits until it answers, drives each task
-with bench.loadgen at each client count (after a short unmeasured warm-up), reads the worker's
-resident memory, stops the server, and prints one JSON summary with the ratios app / naive and
-whether each target of the issue is met.
+Starts each server in turn on a free loopback port (the app with gunicorn.conf.py, the naive
+baseline as issue 27 runs it: `gunicorn -w 2 -k gthread --threads 4`), waits until it answers,
+records what its models compute in (/readyz), drives each task with bench.loadgen at each client
+count (after a short unmeasured warm-up), reads the worker's resident memory, stops the server,
+and prints one JSON summary with the CPU (model and flags), the ratios app / naive and whether
+each target of the issue is met.
 """
 import argparse
 import json
@@ -24,10 +26,17 @@ from pathlib import Path
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+import hardware
 from bench.loadgen import MAX_REQUESTS, MAX_SECONDS, load_bodies, run_load
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = {"app": "main:create_app()", "naive": "bench.naive_server:create_app()"}
+# How each server runs under gunicorn: the app with its own settings file, the naive baseline
+# with the issue's command line (and no settings file: gunicorn would read ./gunicorn.conf.py),
+# plus the app's boot timeout: a worker loading two models on a busy machine sends no heartbeat.
+GUNICORN_ARGS = {"app": ["-c", "gunicorn.conf.py"],
+                 "naive": ["-c", os.devnull, "-w", "2", "-k", "gthread", "--threads", "4",
+                           "--timeout", "120"]}
 TASKS = ("sentiment", "similarity")
 STARTUP_SECONDS = 300  # importing torch and loading two models on a busy machine
 WARMUP_REQUESTS = 50
@@ -35,7 +44,7 @@ WARMUP_REQUESTS = 50
 TARGET_RPS_RATIO = {"sentiment": 2.5, "similarity": 2.0}
 TARGET_LATENCY_RATIO_1 = 1.10
 TARGET_P50_MS_1 = 60  # one input through the API (issue 11: e5-sized models stay responsive)
-TARGET_RSS_MB = 900  # one worker holding both models (600 before the 12-layer e5 models)
+TARGET_RSS_MB = 1024  # one worker holding both 12-layer e5 models (issues 25 and 27: ≤ 1 GB)
 
 
 def free_port() -> int:
@@ -45,17 +54,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(app, models, device, log) -> tuple:
-    """gunicorn with gunicorn.conf.py serving app on a free loopback port: (process, base URL)."""
+def start_server(name, models, device, log, naive_dtype=None) -> tuple:
+    """gunicorn serving SERVERS[name] on a free loopback port: (process, base URL)."""
     port = free_port()
     env = {**os.environ, "PORT": f"127.0.0.1:{port}",
            "FLASK_SENTIMENT_MODEL": str(models["sentiment"]),
            "FLASK_SIMILARITY_MODEL": str(models["similarity"])}
     if device:
         env["FLASK_DEVICE"] = device
+    if naive_dtype:
+        env["FLASK_NAIVE_DTYPE"] = naive_dtype
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server run gets a fresh one
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--no-control-socket",
-               "--access-logfile", "/dev/null", app]
+    command = [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS[name], "--bind", env["PORT"],
+               "--no-control-socket", "--access-logfile", "/dev/null", SERVERS[name]]
     with open(log, "w") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
     return process, f"http://127.0.0.1:{port}"
@@ -92,6 +103,12 @@ def worker_rss_mb(process) -> float:
     return round(max(worker.memory_info().rss for worker in workers) / 2**20, 1)
 
 
+def served_models(url) -> dict:
+    """What each of a server's models computes in (device, dtype, int8…), from its /readyz."""
+    with urllib.request.urlopen(f"{url}/readyz", timeout=60) as response:
+        return json.loads(response.read().decode())["models"]
+
+
 def batch_totals(url, task) -> tuple:
     """(inputs, batches) the app's batcher for task has run so far; zeros for the naive server."""
     try:
@@ -118,16 +135,17 @@ def measure(url, task, clients, args, bodies) -> dict:
 def bench_server(name, args, models, bodies) -> dict:
     """Start one server, load it at every client count for each task, measure, stop it."""
     log = Path(tempfile.gettempdir()) / f"kotext-bench-{name}.log"
-    process, url = start_server(SERVERS[name], models, args.device, log)
+    process, url = start_server(name, models, args.device, log, args.naive_dtype)
     try:
         wait_until_up(process, url, log)
+        served = served_models(url)
         results = {task: {} for task in TASKS}
         for task in TASKS:
             for clients in args.clients:
                 result = measure(url, task, clients, args, bodies[task])
                 print(json.dumps({"server": name, **result}), file=sys.stderr)
                 results[task][str(clients)] = result
-        return {"results": results, "worker_rss_mb": worker_rss_mb(process)}
+        return {"models": served, "results": results, "worker_rss_mb": worker_rss_mb(process)}
     finally:
         stop_server(process)
 
@@ -164,11 +182,11 @@ def targets(app, naive, ratio) -> dict:
 
 
 def machine(device) -> dict:
-    """What the numbers were measured on."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text()
-                .splitlines() if line.startswith("model name")), platform.processor())
-    info = {"cpu": cpu, "cores": os.cpu_count(), "device": device or "auto",
-            "python": platform.python_version()}
+    """What the numbers were measured on: the CPU's model and flags (native bf16 or not)…"""
+    cpu = hardware.cpu_info()
+    info = {"cpu": cpu["model"], "cpu_flags": cpu["flags"], "cpu_summary": hardware.describe_cpu(cpu),
+            "cpu_fast_bf16": hardware.cpu_has_fast_bf16(cpu), "cores": os.cpu_count(),
+            "device": device or "auto", "python": platform.python_version()}
     try:
         info["gpu"] = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
                                      capture_output=True, text=True, check=True).stdout.strip()
@@ -192,6 +210,8 @@ def parse_args(argv=None):
     parser.add_argument("--seconds", type=float, default=60, help="per measured run")
     parser.add_argument("--servers", nargs="+", choices=sorted(SERVERS), default=list(SERVERS))
     parser.add_argument("--data-dir", default=None, help="the shared data directory")
+    parser.add_argument("--naive-dtype", choices=("fp32", "bf16", "fp16"), default=None,
+                        help="the naive pipelines' dtype (default: as the weights are stored)")
     parser.add_argument("--out", default=None, help="also write the summary to this file")
     args = parser.parse_args(argv)
     args.device = args.device or ("cuda" if args.gpu else None)
@@ -210,7 +230,10 @@ def main(argv=None):
                             "requests": args.requests, "seconds": args.seconds,
                             "workers": os.environ.get("WEB_CONCURRENCY", "1"),
                             "threads": os.environ.get("GUNICORN_THREADS", "64"),
-                            "app_quantize": os.environ.get("FLASK_QUANTIZE", "auto (int8 on a CPU unless the model's serving.json says not)")}}
+                            "app_quantize": os.environ.get("FLASK_QUANTIZE", "auto (int8 on a CPU unless the model's serving.json says not)"),
+                            "app_compute_dtype": os.environ.get("FLASK_COMPUTE_DTYPE", "auto"),
+                            "naive": "gunicorn -w 2 -k gthread --threads 4, pipeline per request, "
+                                     f"dtype {args.naive_dtype or 'as stored'}"}}
     for name in args.servers:
         summary[name] = bench_server(name, args, models, bodies)
     if "app" in summary and "naive" in summary:

@@ -5,6 +5,7 @@ import random
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 # Tests never reach the network nor read the developer's model cache. huggingface_hub reads
@@ -24,7 +25,7 @@ pytest.register_assert_rewrite("contract", "live_server")  # helper modules' ass
 import torch  # noqa: E402
 from transformers import AutoTokenizer, ElectraConfig, ElectraForSequenceClassification  # noqa: E402
 
-from live_server import running  # noqa: E402
+from live_server import free_port, running  # noqa: E402
 from main import create_app  # noqa: E402
 from training.tokenizer import train_tokenizer  # noqa: E402
 
@@ -242,3 +243,66 @@ def run_quietly(command) -> None:
     if done.returncode:
         raise subprocess.CalledProcessError(done.returncode, command[-1],
                                             (done.stdout + done.stderr)[-300:])
+
+
+class RedisServer:
+    """A redis-server process on a loopback port, its append-only file fsynced at every write."""
+
+    def __init__(self, binary, directory):
+        self.directory, self.port = directory, free_port()
+        self.command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+                        str(directory), "--save", "", "--appendonly", "yes", "--appendfsync",
+                        "always", "--logfile", str(directory / "server.log")]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self, seconds=20) -> None:
+        """Start it and wait until it answers; RuntimeError with its log if it does not."""
+        import redis
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        client, deadline = redis.Redis(port=self.port), time.monotonic() + seconds
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        log = self.directory / "server.log"
+        self.stop()
+        raise RuntimeError(log.read_text(errors="replace")[-300:] if log.exists() else "no log")
+
+    def stop(self) -> None:
+        """Kill it at once (SIGKILL, as a crash would)."""
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """A crash and a start on the same files."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A throwaway Redis server (RedisServer) in a temporary directory.
+
+    Skipped, saying why, when there is no redis-server (make test installs Debian's package as
+    root) or it cannot start.
+    """
+    pytest.importorskip("rq", reason="rq is not installed (requirements.txt)")
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no Redis server (redis-server): apt-get install redis-server "
+                    "(make test does it when run as root)")
+    server = RedisServer(binary, Path(tempfile.mkdtemp(prefix="test-redis-")))
+    try:
+        server.start()
+    except (OSError, RuntimeError) as error:
+        shutil.rmtree(server.directory, ignore_errors=True)
+        pytest.skip(f"Redis could not start: {error}")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(server.directory, ignore_errors=True)

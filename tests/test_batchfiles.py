@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from batchfiles import FileError, guess_columns, parse, summarize, write_csv
+from batchfiles import FileError, guess_columns, parse, result_cells, summarize, write_csv
 
 REVIEWS = "document,label\n이 영화 정말 재밌다!,1\n\"쉼표, 따옴표 \"\"포함\"\"\",0\n"
 
@@ -32,9 +32,19 @@ def test_tsv_is_read_without_quoting_like_nsmc():
     assert table.rows[0] == ["1", '"따옴표로 시작하는 리뷰', "1"]
 
 
-def test_blank_lines_are_skipped_and_rows_keep_their_numbers():
-    table = parse("text\n첫째\n\n   \n넷째\n".encode())
-    assert table.rows == [["첫째"], ["넷째"]] and table.numbers == [2, 5]
+def test_blank_lines_inside_the_table_are_rows_and_keep_their_numbers():
+    # Issue 30: blank rows used to vanish from one-column files. Only the empty lines before the
+    # first line with content and after the last are no rows.
+    table = parse("\ntext\n첫째\n\n\"\"\n   \n다섯째\n\n\n".encode())
+    assert table.rows == [["첫째"], [], [""], ["   "], ["다섯째"]]
+    assert table.numbers == [3, 4, 5, 6, 7]
+    assert "빈 행 3개(4, 5, 6행)" in table.notes[0]
+
+
+def test_a_file_of_blank_rows_has_no_data():
+    with pytest.raises(FileError) as caught:
+        parse('text\n""\n   \n\n'.encode())
+    assert caught.value.code == "empty_file"
 
 
 def test_without_header_every_row_is_data():
@@ -85,15 +95,42 @@ def test_a_cell_over_the_csv_field_limit_names_its_line():
     assert caught.value.code == "bad_csv" and "3번째 줄" in caught.value.message
 
 
-@pytest.mark.parametrize("columns, task, expected", [
-    (["id", "document", "label"], "sentiment", ["document"]),
-    (["리뷰", "별점"], "sentiment", ["리뷰"]),
-    (["아무거나", "b"], "sentiment", ["아무거나"]),
-    (["genre", "score", "sentence1", "sentence2"], "similarity", ["sentence1", "sentence2"]),
-    (["a", "b", "c"], "similarity", ["a", "b"]),
+REVIEW_CELLS = ["이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "배우 연기는 좋은데 스토리가 너무 뻔하다"]
+OTHER_CELLS = ["오늘 날씨가 정말 좋네요", "내일 오후 3시에 회의가 열립니다", "주식 시장이 크게 하락했다"]
+
+
+@pytest.mark.parametrize("columns, cells, task, expected", [
+    # A known name wins whatever the cells hold; any letter case.
+    (["id", "document", "label"], [["1", "2", "1"]], "sentiment", ["document"]),
+    (["리뷰", "별점"], [["4", "5"]], "sentiment", ["리뷰"]),
+    (["ID", "Text"], [["1", "2"]], "sentiment", ["Text"]),
+    (["genre", "score", "sentence1", "sentence2"], [], "similarity", ["sentence1", "sentence2"]),
+    # Else the column(s) that clearly hold text, never ids, numbers or short labels.
+    (["id", "memo"], [["1", "2", "3"], REVIEW_CELLS], "sentiment", ["memo"]),
+    (["memo", "id"], [REVIEW_CELLS, ["A-001", "A-002", "A-003"]], "sentiment", ["memo"]),
+    (["아무거나", "b"], [REVIEW_CELLS, ["긍정", "부정", "부정"]], "sentiment", ["아무거나"]),
+    (["열 1"], [["좋다", "싫다", "별로"]], "sentiment", ["열 1"]),  # nothing else to choose
+    (["a", "b", "c"], [["1", "2", "3"], REVIEW_CELLS, OTHER_CELLS], "similarity", ["b", "c"]),
+    (["열 1", "열 2"], [["좋다", "싫다"], ["좋아", "싫어"]], "similarity", ["열 1", "열 2"]),
+    # Unsure: a person must choose.
+    (["id", "memo"], [["1", "2", "3"], ["좋다", "별로", "최고"]], "sentiment", None),
+    (["id", "score"], [["1", "2", "3"], ["4", "5", "1"]], "sentiment", None),
+    (["id"], [["1", "2", "3"]], "sentiment", None),
+    (["a", "b"], [OTHER_CELLS, REVIEW_CELLS], "sentiment", None),  # two texts alike in length
+    (["a", "b", "c"], [["1", "2", "3"], ["4", "5", "6"], REVIEW_CELLS], "similarity", None),
+    (["a", "b", "c"], [REVIEW_CELLS, OTHER_CELLS, REVIEW_CELLS], "similarity", None),
+    (["a"], [REVIEW_CELLS], "similarity", None),  # never one column twice
 ])
-def test_guess_columns(columns, task, expected):
-    assert guess_columns(columns, task) == expected
+def test_guess_columns(columns, cells, task, expected):
+    rows = [list(row) for row in zip(*cells)] if cells else []
+    assert guess_columns(columns, rows, task) == expected
+
+
+def test_result_cells_round_scores_for_the_file():
+    sentiment = {"label": "positive", "label_ko": "긍정", "score": 0.5022110342979431}
+    assert result_cells("sentiment", sentiment) == ["positive", "긍정", 0.5022]
+    similarity = {"score": 4.123456789, "percent": 82, "similar": True}
+    assert result_cells("similarity", similarity) == [4.1235, 82, "유사"]
 
 
 def test_result_csv_has_bom_original_columns_results_and_errors():

@@ -5,6 +5,9 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import hardware
 from bench import forward, loadgen, naive_server, run
 from conftest import similarity_copy
 from models import load_predictor
@@ -101,10 +104,10 @@ def test_ratios_and_targets():
     ratios = run.ratios(app, naive)
     assert ratios["sentiment@16"] == {"rps": 3.0, "p50": 1.0, "p99": 0.3}
     assert all(run.targets(app, naive, ratios).values())
-    slow = fake_results(150, 61, 90, rss=901, errors=1)
+    slow = fake_results(150, 61, 90, rss=1025, errors=1)
     met = run.targets(slow, naive, run.ratios(slow, naive))
     assert met["similarity@16 rps ≥ 2.0× naive"] is False and met["zero errors"] is False
-    assert met["sentiment@1 p50 ≤ 1.1× naive"] is False and met["app worker RSS ≤ 900 MB"] is False
+    assert met["sentiment@1 p50 ≤ 1.1× naive"] is False and met["app worker RSS ≤ 1024 MB"] is False
     assert met["similarity@1 p50 ≤ 60 ms"] is False
 
 
@@ -120,19 +123,68 @@ def test_forward_benchmark_times_both_settings(tiny_models, tmp_path, capsys):
         assert by_size["1"]["calls"] >= 1 and by_size["1"]["ms_per_call"] > 0
 
 
-def test_naive_server_scores_a_symmetric_model_in_both_orders_as_the_app_does(tiny_config, pair_order_models):
+def test_forward_benchmark_times_forced_dtypes(tiny_models, tmp_path, capsys):
+    write_bench_data(tmp_path)
+    forward.main(["--sentiment-model", str(tiny_models["sentiment"]), "--similarity-model",
+                  str(tiny_models["similarity"]), "--batch-sizes", "1", "--seconds", "0.05",
+                  "--data-dir", str(tmp_path), "--dtypes", "bf16"])
+    output = json.loads(capsys.readouterr().out)
+    assert output["cpu"] == hardware.describe_cpu()
+    assert output["results"]["similarity bf16"]["dtype"] == "bf16"
+    assert output["results"]["sentiment int8"]["dtype"] == "fp32"  # int8 Linear layers, fp32 around
+    assert output["results"]["sentiment bf16"]["1"]["calls"] >= 1
+
+
+def test_naive_server_scores_a_pair_once_in_the_order_given(tiny_config, pair_order_models):
+    # The baseline: one pipeline call per request, one order, even for a model the app
+    # serves in both orders.
     config = {**tiny_config, "SIMILARITY_MODEL": str(pair_order_models["symmetric"])}
     client = naive_server.create_app(config).test_client()
-    pair = {"sentence1": "오늘 날씨가 좋네요", "sentence2": "시간 낭비했다 다신 안 봄"}
-    swapped = {"sentence1": pair["sentence2"], "sentence2": pair["sentence1"]}
-    scores = [client.post("/api/v1/similarity", json=body).json["score"] for body in (pair, swapped)]
-    app_score = load_predictor(pair_order_models["symmetric"], "similarity", device="cpu").predict(
-        [(pair["sentence1"], pair["sentence2"])])[0]["score"]
-    assert scores == pytest.approx([app_score, app_score], abs=1e-4)
+    pair = ("최고", "시간 낭비했다 다신 안 봄")  # the tiny model reads these two orders ~0.01 apart
+    scores = [client.post("/api/v1/similarity", json={"sentence1": a, "sentence2": b}).json["score"]
+              for a, b in (pair, pair[::-1])]
+    one_order = load_predictor(pair_order_models["plain"], "similarity", device="cpu")
+    expected = [result["score"] for result in one_order.predict([pair, pair[::-1]])]
+    assert scores == pytest.approx(expected, abs=1e-4) and expected[0] != pytest.approx(expected[1], abs=1e-3)
+
+
+def test_naive_server_computes_in_the_dtype_the_weights_are_stored_in(tiny_config, tiny_models, tmp_path):
+    stored = tmp_path / "fp16"
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_models["sentiment"])
+    model.half().save_pretrained(stored)
+    AutoTokenizer.from_pretrained(tiny_models["sentiment"]).save_pretrained(stored)
+    client = naive_server.create_app({**tiny_config, "SENTIMENT_MODEL": str(stored)}).test_client()
+    assert client.get("/readyz").json["models"]["sentiment"] == {"device": "cpu", "dtype": "fp16"}
+    assert client.get("/readyz").json["models"]["similarity"]["dtype"] == "fp32"  # saved in fp32
+    answer = client.post("/api/v1/sentiment", json={"text": "이 영화 정말 재밌다!"}).json
+    assert answer["label"] in ("negative", "positive") and 0.5 <= answer["score"] <= 1
+    forced = naive_server.create_app({**tiny_config, "SENTIMENT_MODEL": str(stored), "NAIVE_DTYPE": "fp32"})
+    assert forced.test_client().get("/readyz").json["models"]["sentiment"]["dtype"] == "fp32"
+
+
+def test_bench_result_file_describes_the_host_and_what_each_server_computes_in(tiny_models, tmp_path):
+    write_bench_data(tmp_path)
+    out = tmp_path / "bench.json"
+    run.main(["--sentiment-model", str(tiny_models["sentiment"]), "--similarity-model",
+              str(tiny_models["similarity"]), "--clients", "2", "--requests", "6", "--seconds", "20",
+              "--data-dir", str(tmp_path), "--device", "cpu", "--out", str(out)])
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    cpu = hardware.cpu_info()
+    assert (summary["machine"]["cpu"], summary["machine"]["cpu_flags"]) == (cpu["model"], cpu["flags"])
+    assert summary["machine"]["cpu_fast_bf16"] is hardware.cpu_has_fast_bf16()
+    assert summary["machine"]["cpu_summary"] == hardware.describe_cpu()
+    app_models, naive_models = summary["app"]["models"], summary["naive"]["models"]
+    assert app_models["similarity"]["dtype"] in ("fp32", "bf16") and "quantized" in app_models["sentiment"]
+    assert naive_models == {task: {"device": "cpu", "dtype": "fp32"} for task in run.TASKS}
+    for server in ("app", "naive"):
+        for task in run.TASKS:
+            assert summary[server]["results"][task]["2"]["requests"] == 6
+            assert summary[server]["results"][task]["2"]["errors"] == 0
+    assert set(summary["ratios"]) == {"sentiment@2", "similarity@2"}
 
 
 def test_naive_server_aligns_numbers_as_the_app_does(tiny_config, tiny_models, tmp_path):
-    aligned = similarity_copy(tiny_models["similarity"], tmp_path / "aligned", True, align_numbers=True)
+    aligned = similarity_copy(tiny_models["similarity"], tmp_path / "aligned", False, align_numbers=True)
     client = naive_server.create_app({**tiny_config, "SIMILARITY_MODEL": str(aligned)}).test_client()
     words, digits = ("회의는 세 시에 시작", "3시에 회의"), ("회의는 3시에 시작", "3시에 회의")
     scores = [client.post("/api/v1/similarity", json={"sentence1": a, "sentence2": b}).json["score"]

@@ -4,6 +4,7 @@ Needs Debian's chromium package (`make test` installs it when run as root) and P
 Python package; skipped, saying why, without them. Screenshots go to $SCREENSHOT_DIR, else to
 the test's temporary directory.
 """
+import io
 import os
 import re
 
@@ -68,6 +69,22 @@ def test_sentiment_form(page, live_server, screenshot_dir):
     assert page.input_value("#text") == "이 영화 정말 재밌다!"  # the text stays in the form
     assert page.locator(".result meter").count() == 2
     shoot(page, screenshot_dir, "sentiment")
+
+
+def coloured_pixels(png) -> dict:
+    """How many pixels of a PNG are clearly red and clearly green."""
+    from PIL import Image  # with matplotlib, a test dependency
+    pixels = Image.open(io.BytesIO(png)).convert("RGB").get_flattened_data()
+    return {"red": sum(r > g + 60 and r > b + 60 for r, g, b in pixels),
+            "green": sum(g > r + 40 and g > b + 20 for r, g, b in pixels)}
+
+
+def test_probability_bars_take_their_labels_colours(page, live_server):
+    analyze(page, live_server.url, "이 영화 정말 재밌다!")
+    negative = coloured_pixels(page.locator(".result meter.negative").screenshot())
+    positive = coloured_pixels(page.locator(".result meter.positive").screenshot())
+    assert negative["red"] > 0 and negative["green"] == 0, negative  # 부정: red, as its words
+    assert positive["green"] > 0 and positive["red"] == 0, positive  # 긍정: green
 
 
 def test_similarity_form(page, live_server, screenshot_dir):
@@ -149,8 +166,22 @@ def test_model_page_shows_its_plots(page, live_server, screenshot_dir, task, plo
                                arg=image.element_handle())
     assert f"{task}-tiny" in page.inner_text("table.facts")
     assert page.locator("table.metrics tbody tr").count() == 1
+    page.locator("details.card summary").click()  # the developers' part: card, every metric
     assert page.locator(".card-text h3").first.inner_text() == f"{task}-tiny"
     shoot(page, screenshot_dir, f"model-{task}")
+
+
+@pytest.mark.parametrize("task", ["sentiment", "similarity"])
+def test_model_page_fits_a_narrow_screen(page, live_server, screenshot_dir, task):
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/models/{task}")
+    assert not page.locator(".card-text").first.is_visible()  # the developers' part is folded
+    page.locator("details.card summary").click()
+    assert page.locator(".card-text h3").first.is_visible()  # the full card, one click away
+    width = page.evaluate("[document.documentElement.scrollWidth,"
+                          " document.documentElement.clientWidth]")
+    assert width[0] <= width[1], width  # wide tables scroll inside their box, not the page
+    shoot(page, screenshot_dir, f"model-{task}-narrow")
 
 
 def test_result_links_to_the_model_page(page, live_server):

@@ -1,6 +1,8 @@
 """model_info.py: a model directory's card, metrics and plots, read and rendered safely."""
 import json
 import re
+import types
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +99,93 @@ def test_data_label_keeps_the_folder_that_tells_same_named_files_apart():
     assert model_info.data_label("sts-dev.tsv") == "sts-dev.tsv"
     held_out = {"task": "similarity", "data": "d/klue-sts/train.csv", "held_out": True}
     assert model_info.evaluation_data(held_out) == "klue-sts/train.csv (held-out 10%)"
+
+
+def write_summary(directory, summary) -> None:
+    """A summary_ko.json in directory, as the export step or a person writes it."""
+    (directory / model_info.SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False),
+                                                     encoding="utf-8")
+
+
+def test_summary_is_read_with_its_notes(tmp_path):
+    write_summary(tmp_path, {"what": " 감정 분석 모델 ", "how": "NSMC로 학습",
+                             "notes": ["주의 1", 3, "  ", "주의 2"]})
+    assert model_info.read_summary(tmp_path) == {
+        "what": "감정 분석 모델", "how": "NSMC로 학습", "notes": ["주의 1", "주의 2"]}
+
+
+@pytest.mark.parametrize("summary", [
+    {"what": "무엇", "notes": []},  # no "how"
+    {"what": "무엇", "how": "   "},
+    {"what": ["무엇"], "how": "어떻게"},
+    ["무엇", "어떻게"],
+])
+def test_malformed_summary_is_none(tmp_path, summary):
+    write_summary(tmp_path, summary)
+    assert model_info.read_summary(tmp_path) is None
+
+
+def test_missing_summary_is_none(tmp_path):
+    assert model_info.read_summary(tmp_path) is None and model_info.read_summary(None) is None
+    write_summary(tmp_path, {"what": "무엇", "how": "어떻게", "notes": "not a list"})
+    assert model_info.read_summary(tmp_path)["notes"] == []
+
+
+def served(task, name, quantized=False):
+    """What comparison() reads of a loaded predictor."""
+    return types.SimpleNamespace(task=task, name=name, quantized=quantized)
+
+
+SIMILARITY_EVALUATIONS = [
+    {"model": "run-a", "model_path": "runs/a", "data": "d/korsts/sts-dev.tsv",
+     "metrics": {"spearman": 0.84}},  # a candidate run: the developers' table only
+    {"model": "served", "model_path": "running_model/similarity", "data": "d/korsts/sts-dev.tsv",
+     "quantized": True, "metrics": {"spearman": 0.80}},
+    {"model": "served", "model_path": "running_model/similarity", "data": "d/korsts/sts-dev.tsv",
+     "quantized": False, "metrics": {"spearman": 0.85}},
+    {"model": "served", "model_path": "running_model/similarity", "data": "d/korsts/sts-dev.tsv",
+     "contrasts": True, "metrics": {"auc": 0.93}},  # another measure on the same file
+    {"model": "served", "model_path": "running_model/similarity",
+     "data": "d/klue-sts/train.csv", "held_out": True, "metrics": {"spearman": 0.91}},
+    {"model": "tfidf-char-cosine", "data": "/abs/korsts/sts-dev.tsv",
+     "metrics": {"spearman": 0.74}},
+    {"model": "tfidf-char-cosine", "data": "d/stylekqc/sts-dev.tsv", "metrics": {"spearman": 0.5}},
+    {"model": "new-baseline", "data": "d/korsts/sts-dev.tsv", "metrics": {"spearman": 0.7}},
+    {"model": "broken", "data": "d/korsts/sts-dev.tsv", "metrics": None}, "not a result",
+]
+
+
+def test_comparison_shows_the_served_model_the_baselines_and_the_published(tmp_path):
+    (tmp_path / "evaluations.json").write_text(json.dumps(SIMILARITY_EVALUATIONS))
+    result = model_info.comparison(tmp_path, served("similarity", "served"))
+    rows = [(row["model"], row["kind"], row["score"], row["quantized"]) for row in result["rows"]]
+    assert rows == [("served", "this", 0.85, False),
+                    ("글자 n-gram TF-IDF 코사인 유사도", "baseline", 0.74, False),
+                    ("new-baseline", "baseline", 0.7, False),
+                    ("KoELECTRA-Small-v3", "published", 0.8079, False),
+                    ("KoELECTRA-Base-v3", "published", 0.8553, False),
+                    ("KcELECTRA-base-v2022", "published", 0.8367, False)]
+    assert [row["kind_ko"] for row in result["rows"][:2]] == ["이 모델", "기준선"]
+    assert result["metric"] == "spearman" and "KorSTS" in result["title"] and not result["percent"]
+    assert "저자가 README에 발표한 값" in result["note"] and "검증 세트" in result["note"]
+    quantized = model_info.comparison(tmp_path, served("similarity", "served", quantized=True))
+    assert quantized["rows"][0] == {"model": "served", "score": 0.80, "quantized": True,
+                                    "kind": "this", "kind_ko": "이 모델"}
+
+
+def test_comparison_without_saved_scores_has_the_published_only(tmp_path):
+    result = model_info.comparison(tmp_path, served("sentiment", "m"))
+    assert [row["kind"] for row in result["rows"]] == ["published"] * 3
+    assert [row["score"] for row in result["rows"]] == [0.8936, 0.9063, 0.9197]
+    assert result["percent"] and "NSMC" in result["title"] and "검증 세트" not in result["note"]
+
+
+@pytest.mark.parametrize("task", ["sentiment", "similarity"])
+def test_served_models_have_a_korean_summary(task):
+    directory = Path(__file__).parent.parent / "running_model" / task
+    if not (directory / "config.json").exists():
+        pytest.skip(f"no model in {directory}")
+    summary = model_info.read_summary(directory)
+    assert summary is not None, f"{directory / model_info.SUMMARY_FILE} is missing or malformed"
+    for text in [summary["what"], summary["how"], *summary["notes"]]:
+        assert re.search("[가-힣]", text) and "--" not in text  # Korean, no option names

@@ -5,6 +5,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+import hardware
+import models
+from conftest import similarity_copy
+from contract import assert_similarity_result
+from main import create_app
 from models import SCORE_GRADES_KO, BatchedPredictor, PredictorRegistry, load_predictor
 
 TEXTS = ["이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "돈이 아깝다 " * 20, "최고", "ㅋㅋㅋㅋㅋ 웃겨요"]
@@ -146,3 +151,102 @@ def test_a_similarity_score_reads_as_the_guideline_grade_at_or_below_it(pair_mod
     result = predictor.postprocess(encoded, torch.tensor([raw]))
     assert result["grade"] == grade and result["grade_ko"] == SCORE_GRADES_KO[grade]
     assert result["similar"] is (grade >= 3)  # the grade never contradicts 유사 / 비유사
+
+
+AMD_EPYC = {"model": "AMD EPYC", "flags": ["avx2", "avx512f", "fma"]}  # no native bf16
+SAPPHIRE_RAPIDS = {"model": "Intel Xeon Platinum 8480+",
+                   "flags": ["amx_bf16", "amx_tile", "avx2", "avx512_bf16", "avx512f"]}
+
+
+@pytest.fixture
+def fake_cpu(monkeypatch):
+    """fake_cpu(info): models' host checks see that CPU (model name and flags) instead of this one."""
+    def fake(info):
+        monkeypatch.setattr(hardware, "cpu_info", lambda: info)
+    return fake
+
+
+@pytest.mark.parametrize("cpu, device, requested, expected", [
+    (AMD_EPYC, "cpu", "auto", torch.float32), (SAPPHIRE_RAPIDS, "cpu", "auto", torch.bfloat16),
+    (SAPPHIRE_RAPIDS, "cpu", None, torch.bfloat16), (AMD_EPYC, "cuda", "auto", torch.float16),
+    (SAPPHIRE_RAPIDS, "cuda", "auto", torch.float16), (AMD_EPYC, "cpu", "bf16", torch.bfloat16),
+    (SAPPHIRE_RAPIDS, "cpu", "fp32", torch.float32), (AMD_EPYC, "cuda", "bf16", torch.bfloat16),
+])
+def test_compute_dtype_follows_the_host(fake_cpu, cpu, device, requested, expected):
+    fake_cpu(cpu)
+    assert models.compute_dtype(requested, torch.device(device)) == expected
+
+
+@pytest.mark.parametrize("cpu, requested, quantize, allows_int8, expected", [
+    (AMD_EPYC, "auto", None, True, (torch.float32, True)),  # int8 where the model allows it…
+    (SAPPHIRE_RAPIDS, "auto", None, True, (torch.float32, True)),
+    (AMD_EPYC, "auto", None, False, (torch.float32, False)),  # …else the host's dtype
+    (SAPPHIRE_RAPIDS, "auto", None, False, (torch.bfloat16, False)),
+    (SAPPHIRE_RAPIDS, "auto", False, True, (torch.bfloat16, False)),
+    (AMD_EPYC, "bf16", None, True, (torch.bfloat16, False)),  # a forced dtype wins over auto int8
+    (AMD_EPYC, "fp32", None, True, (torch.float32, True)),
+    (SAPPHIRE_RAPIDS, "auto", True, False, (torch.float32, True)),  # QUANTIZE=true obeys
+])
+def test_serving_precision_on_a_cpu(fake_cpu, cpu, requested, quantize, allows_int8, expected):
+    fake_cpu(cpu)
+    assert models.serving_precision(requested, torch.device("cpu"), quantize, allows_int8) == expected
+
+
+def test_serving_precision_never_quantizes_cuda_and_refuses_conflicts(fake_cpu):
+    fake_cpu(SAPPHIRE_RAPIDS)
+    assert models.serving_precision("auto", torch.device("cuda"), True) == (torch.float16, False)
+    with pytest.raises(models.ModelLoadError, match="conflicts with COMPUTE_DTYPE=bf16"):
+        models.serving_precision("bf16", torch.device("cpu"), True)
+    with pytest.raises(models.ModelLoadError, match="auto, fp32, bf16, fp16"):
+        models.compute_dtype("float64", torch.device("cpu"))
+
+
+@pytest.fixture(scope="module")
+def no_int8_model(tiny_models, tmp_path_factory):
+    """The tiny similarity model with `"quantize": false` in serving.json, as the e5 model has."""
+    return similarity_copy(tiny_models["similarity"], tmp_path_factory.mktemp("no-int8") / "m",
+                           False, quantize=False)
+
+
+def test_a_bf16_host_serves_a_model_without_int8_in_bf16(fake_cpu, no_int8_model):
+    fake_cpu(SAPPHIRE_RAPIDS)
+    bf16 = load_predictor(no_int8_model, "similarity", device="cpu")
+    fake_cpu(AMD_EPYC)
+    fp32 = load_predictor(no_int8_model, "similarity", device="cpu")
+    assert (bf16.describe()["dtype"], bf16.quantized) == ("bf16", False)
+    assert (fp32.describe()["dtype"], fp32.quantized) == ("fp32", False)
+    seen = []  # what the encoder really computes in, not only what the weights are stored in
+    bf16.model.electra.encoder.register_forward_hook(
+        lambda module, inputs, output: seen.append(output.last_hidden_state.dtype))
+    assert {parameter.dtype for parameter in bf16.model.parameters()} == {torch.bfloat16}
+    scores = [[r["score"] for r in p.predict(PAIRS)] for p in (bf16, fp32)]
+    assert seen == [torch.bfloat16]
+    assert scores[0] == pytest.approx(scores[1], abs=0.1)  # bf16 keeps ~3 significant digits
+    assert scores[0] != scores[1]  # …and is not fp32 in disguise
+
+
+def test_the_app_setting_reaches_readyz_and_the_model_page(tiny_config, no_int8_model):
+    config = {**tiny_config, "SIMILARITY_MODEL": str(no_int8_model), "COMPUTE_DTYPE": "bf16"}
+    client = create_app(config).test_client()
+    ready = client.get("/readyz").json["models"]
+    assert ready["similarity"]["dtype"] == "bf16" and ready["similarity"]["quantized"] is False
+    assert (ready["sentiment"]["dtype"], ready["sentiment"]["quantized"]) == ("bf16", False)
+    assert "<th>연산 정밀도</th><td>bf16</td>" in client.get("/models/similarity").get_data(as_text=True)
+    with pytest.raises(models.ModelLoadError, match="COMPUTE_DTYPE"):
+        create_app({**config, "COMPUTE_DTYPE": "double"})
+
+
+def test_a_pair_scored_in_one_pass_keeps_the_api_contract(tiny_config, pair_order_models, monkeypatch):
+    rows = []
+    forward = models.Predictor.forward
+    monkeypatch.setattr(models.Predictor, "forward",
+                        lambda self, batch: rows.append(len(batch["input_ids"])) or forward(self, batch))
+    client = create_app({**tiny_config, "SIMILARITY_MODEL": str(pair_order_models["plain"])}).test_client()
+    rows.clear()  # the warm-up's
+    first, second = PAIRS[0]
+    result = client.post("/api/v1/similarity", json={"sentence1": first, "sentence2": second}).json
+    assert rows == [1]  # one forward pass of one row: the pair in the order given
+    assert_similarity_result(result, "plain")
+    expected = load_predictor(pair_order_models["plain"], "similarity", quantize=None).predict([PAIRS[0]])
+    assert result["score"] == pytest.approx(expected[0]["score"], abs=1e-5)
+    assert result["cleaned"] == [first, second]

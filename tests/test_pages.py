@@ -1,4 +1,5 @@
 """The HTML pages: forms, results, kept input, Korean error messages, example buttons, CSRF."""
+import json
 import re
 import shutil
 from html import escape
@@ -45,6 +46,15 @@ def test_index_lists_tasks_and_models(client):
     assert "sentiment-tiny" in text and "similarity-tiny" in text and "cpu" in text
 
 
+def test_index_explains_the_api_with_links(client):
+    text = page_text(client.get("/"))
+    for endpoint in ("sentiment", "similarity"):
+        assert f"<code>POST /api/v1/{endpoint}</code>" in text
+    assert 'href="/api/v1/models/sentiment"' in text and 'href="/api/v1/models/similarity"' in text
+    assert "curl -s http://localhost/api/v1/sentiment" in text  # an example for this server
+    assert "(사용법은 README.md)" not in text and "<th>최대 토큰</th>" in text
+
+
 def test_sentiment_examples_are_buttons(client):
     text = page_text(client.get("/sentiment"))
     for example in SENTIMENT_EXAMPLES:
@@ -66,6 +76,12 @@ def test_sentiment_result(client):
     assert "이 영화 정말 재밌다! 😀</textarea>" in text  # the input stays in the form
     assert "<q>이 영화 정말 재밌다!</q>" in text  # the cleaned text
     assert "sentiment-tiny" in text and "<meter" in text
+
+
+def test_sentiment_bars_take_their_label_colour(client):
+    text = page_text(post_form(client, "/sentiment", {"text": "재밌다"}))
+    classes = re.findall(r'<meter class="(\w+)" min="0" max="1"', text)
+    assert sorted(classes) == ["negative", "positive"]
 
 
 def test_similarity_result(client):
@@ -291,6 +307,42 @@ def test_model_page(client, carded_models, task, title, plots):
     for name in plots:
         assert f'<img src="/models/{task}/plots/{name}"' in text
     assert f"<h3>{task}-tiny</h3>" in text  # the card, its headings under the page's own
+
+
+def test_model_page_summary_and_comparison_come_first(tiny_config, carded_models, tmp_path):
+    directory = tmp_path / "similarity-tiny"  # the name the model goes by
+    shutil.copytree(carded_models["similarity"], directory)
+    summary = {"what": "두 문장이 얼마나 비슷한지 매기는 모델", "how": "KorSTS로 미세조정",
+               "notes": ["<b>주의</b>"]}
+    (directory / "summary_ko.json").write_text(json.dumps(summary, ensure_ascii=False),
+                                               encoding="utf-8")
+    (directory / "evaluations.json").write_text(json.dumps([
+        {"model": "similarity-tiny", "model_path": str(directory), "data": "x/korsts/sts-dev.tsv",
+         "metrics": {"spearman": 0.8503, "n": 1500}},
+        {"model": "tfidf-char-cosine", "data": "x/korsts/sts-dev.tsv",
+         "metrics": {"spearman": 0.7427}}]))
+    client = create_app({**tiny_config, "SIMILARITY_MODEL": str(directory)}).test_client()
+    text = page_text(client.get("/models/similarity"))
+    assert text.index("두 문장이 얼마나 비슷한지 매기는 모델") < text.index("KorSTS로 미세조정")
+    assert "&lt;b&gt;주의&lt;/b&gt;" in text  # a note is text, never HTML
+    rows = re.findall(r'<tr class="(\w+)"><td>([^<]+)</td><td>([^<]+)</td>\s*<td>([\d.]+)</td>',
+                      text)
+    assert rows[:2] == [("this", "similarity-tiny", "이 모델", "0.8503"),
+                        ("baseline", "글자 n-gram TF-IDF 코사인 유사도", "기준선", "0.7427")]
+    assert ("published", "KoELECTRA-Base-v3", "공개 수치", "0.8553") in rows
+    # The developers' part (English card, every evaluation) is folded away, after the plots.
+    details = text.index('<details class="card">')
+    assert text.index("평가 그림") < details < text.index("<h3>similarity-tiny</h3>")
+    assert text.index('<table class="metrics">') > details
+    assert '<details class="card" open' not in text
+    assert json.loads(client.get("/api/v1/models/similarity").data)["summary"] == summary
+
+
+def test_model_page_without_a_summary_says_so(client, carded_models):
+    text = page_text(client.get("/models/sentiment"))
+    assert "한국어 요약(<code>summary_ko.json</code>)이 없습니다" in text
+    assert "이 데이터로 잰 이 모델의 점수가 없습니다" in text  # synthetic.tsv is not NSMC test
+    assert '<td>KcELECTRA-base-v2022</td><td>공개 수치</td>' in text and "91.97%" in text
 
 
 @pytest.mark.parametrize("url", [

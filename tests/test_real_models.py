@@ -19,8 +19,10 @@ def real_client():
 
 @pytest.mark.real_model
 @requires_model("sentiment")
-@pytest.mark.parametrize("text, label", [
+@pytest.mark.parametrize("text, label", [  # the four reviews of the KoELECTRA-Small example
     ("이 영화 정말 재밌다!", "positive"),
+    ("연기도 별로고 스토리도 엉망이네", "negative"),
+    ("배우들 연기력이 대단하다", "positive"),
     ("시간 낭비했다 다신 안 봄", "negative"),
 ])
 def test_real_sentiment(real_client, text, label):

@@ -37,7 +37,7 @@ def teacher_dir(data_root, tokenizer_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def ngram_model(data_root, tmp_path_factory):
     """The word + char n-gram teacher fitted on the synthetic train split."""
-    path = tmp_path_factory.mktemp("ngram") / "ngram.joblib"
+    path = tmp_path_factory.mktemp("ngram") / "ngram.safetensors"
     report = ngram.fit(ngram.NgramArgs(out=str(path), data_dir=str(data_root)))
     assert report["dev"]["n"] == 41 and path.is_file()
     return path

@@ -163,12 +163,16 @@ def test_config_file_rejects_unknown_keys(tmp_path):
         finetune.parse_args(["--config", str(config)])
 
 
-def run_finetune(task, data_root, tokenizer_dir, out, *extra):
-    """A tiny fine-tuning run; returns the best dev score."""
-    argv = ["--task", task, "--data_dir", str(data_root), "--tokenizer", str(tokenizer_dir),
+def tiny_finetune_argv(data_root, tokenizer_dir, out, *extra, task="sentiment"):
+    """The command line of a tiny fine-tuning run."""
+    return ["--task", task, "--data_dir", str(data_root), "--tokenizer", str(tokenizer_dir),
             "--out", str(out), "--epochs", "1", *TINY, *NO_EXTRA_PAIRS, *RANDOM_INIT,
             "--distill_weight", "0", *extra]
-    args = finetune.parse_args(argv)
+
+
+def run_finetune(task, data_root, tokenizer_dir, out, *extra):
+    """A tiny fine-tuning run; returns the best dev score."""
+    args = finetune.parse_args(tiny_finetune_argv(data_root, tokenizer_dir, out, *extra, task=task))
     return finetune.Trainer(args).run()
 
 
@@ -188,7 +192,7 @@ def test_finetune_saves_a_complete_model_directory(trained, task):
         assert (best / name).is_file(), name
     serving = json.loads((best / "serving.json").read_text())
     assert serving["task"] == task and serving["clean"] is True
-    assert (trained / task / "checkpoint.pt").is_file()
+    assert (trained / task / "checkpoint" / finetune.TRAINER_STATE).is_file()
 
 
 def test_resume_continues_from_the_checkpoint(data_root, tokenizer_dir, tmp_path):
@@ -201,6 +205,31 @@ def test_resume_continues_from_the_checkpoint(data_root, tokenizer_dir, tmp_path
     assert trainer.step == trainer.steps_per_epoch  # the finished first epoch
     trainer.run()
     assert trainer.step == 2 * trainer.steps_per_epoch
+
+
+def test_a_run_cut_off_and_resumed_ends_where_an_uninterrupted_one_does(data_root, tokenizer_dir, tmp_path,
+                                                                        monkeypatch):
+    def trainer(out, *extra):
+        return finetune.Trainer(finetune.parse_args(
+            tiny_finetune_argv(data_root, tokenizer_dir, out, "--checkpoint_every", "4", *extra)))
+    whole = trainer(tmp_path / "whole")
+    whole.run()
+    cut = trainer(tmp_path / "cut")
+    assert cut.steps_per_epoch > 6
+    step = cut.train_step
+
+    def killed_in_the_sixth_step(batch):
+        if cut.step == 5:
+            raise KeyboardInterrupt  # the last checkpoint is step 4's
+        return step(batch)
+    monkeypatch.setattr(cut, "train_step", killed_in_the_sixth_step)
+    with pytest.raises(KeyboardInterrupt):
+        cut.run()
+    resumed = trainer(tmp_path / "cut", "--resume", "true")
+    resumed.run()
+    assert resumed.step == whole.step and resumed.history[-1]["step"] == whole.history[-1]["step"]
+    for a, b in zip(whole.unwrapped.parameters(), resumed.unwrapped.parameters()):
+        assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("task, filename, keys", [
@@ -271,8 +300,9 @@ def test_evaluate_draws_the_plots(trained, data_root, tmp_path, task, filename):
 def test_threshold_plot_marks_the_served_threshold():
     figure = plots.threshold_metrics_plot({"gold": [0.0, 1.0, 3.5, 4.0], "predicted": [0.5, 3.2, 2.9, 4.5]})
     (axes,) = figure.axes
-    assert [line.get_label() for line in axes.get_lines()] == [
-        "precision", "recall", "F1", "served threshold 3.0"]
+    assert [line.get_label() for line in axes.get_lines()] == [  # Korean where a Korean font is installed
+        plots.label("precision"), plots.label("recall"), plots.label("F1"),
+        plots.label("served_threshold", t="3.0")]
     assert list(axes.get_lines()[-1].get_xdata()) == [3.0, 3.0]
     # At threshold 3.0: one of the two predicted similar pairs is gold-similar, one of two found.
     thresholds, f1 = axes.get_lines()[2].get_data()

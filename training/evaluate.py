@@ -12,9 +12,13 @@
         --data ../shared/data/korsts/sts-dev.tsv --numeral_variants true   # 3시 against 세 시
     python -m training.evaluate --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv --contrasts true   # 도착했다 against 도착하지 않았다
+    python -m training.evaluate --task similarity --model running_model/similarity \
+        --data ../shared/data/korsts/sts-dev.tsv --order_gap true   # s(a,b) against s(b,a)
     python -m training.evaluate --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
+--dtype (default auto) computes in the dtype the app serves in on this host (models.compute_dtype:
+bf16 on a CPU with AMX or AVX-512 BF16, fp32 on other CPUs, fp16 on CUDA); the output records it.
 --plots DIR also draws the evaluation plots (training/plots.py) into DIR. On 0–5 similarity data
 the output also holds `calibration`: the pairs in half-point bins of predicted score, with the
 annotators' mean score in each (training.metrics.calibration_table).
@@ -28,7 +32,7 @@ from typing import Optional
 import numpy as np
 from transformers import HfArgumentParser
 
-from models import load_predictor
+from models import DTYPE_CHOICES, load_predictor
 from training import contrasts, data, numerals
 from training.metrics import calibration_table, paraphrase_metrics, sentiment_metrics, similarity_metrics
 
@@ -46,10 +50,12 @@ class EvaluateArgs:
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
     quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
+    dtype: str = field(default="auto", metadata={"help": "Compute dtype, as COMPUTE_DTYPE serves: auto (this host's serving choice: bf16 with AMX/AVX-512 BF16, else fp32; fp16 on CUDA), fp32, bf16 or fp16."})
     plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/plots.py)."})
     save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.compare)."})
     numeral_variants: bool = field(default=False, metadata={"help": "Similarity: score only the pairs with a number before a counter, as they are and with one side's numbers in Korean words (3시 → 세 시; training.numerals), and report how far the scores move."})
     contrasts: bool = field(default=False, metadata={"help": "Similarity: score only the pairs scored 4 or more that a meaning-flipping edit applies to, as they are and with one side edited (training.contrasts), and report how far the scores drop."})
+    order_gap: bool = field(default=False, metadata={"help": "Similarity: score every pair in both orders, once each, and report the mean |s(a,b) - s(b,a)| and the metrics of each order alone and of their mean (serving.json `symmetric`)."})
 
     def __post_init__(self):
         if self.task not in ("sentiment", "similarity"):
@@ -58,15 +64,46 @@ class EvaluateArgs:
             raise ValueError("--numeral_variants scores similarity pairs, without --plots")
         if self.contrasts and (self.task != "similarity" or self.plots or self.numeral_variants):
             raise ValueError("--contrasts scores similarity pairs, without --plots or --numeral_variants")
+        if self.order_gap and (self.task != "similarity" or self.plots or self.numeral_variants
+                               or self.contrasts or self.symmetric is not None):
+            raise ValueError("--order_gap scores similarity pairs in both orders itself, without "
+                             "--plots, --numeral_variants, --contrasts or --symmetric")
+        if self.dtype not in DTYPE_CHOICES:
+            raise ValueError(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, not {self.dtype!r}")
 
 
 def sentiment_outputs(predictor, frame) -> dict:
-    """Every review's gold and predicted label (1 = positive), positive probability and length."""
+    """Every review's gold and predicted label (1 = positive), positive probability and length;
+    for an ensemble also each member's P(positive)."""
     results = predictor.predict(frame["text"].tolist())
-    return {"labels": frame["label"].tolist(),
-            "predictions": [int(result["label"] == "positive") for result in results],
-            "positive": [result["probabilities"]["positive"] for result in results],
-            "lengths": frame["text"].str.len().tolist()}
+    outputs = {"labels": frame["label"].tolist(),
+               "predictions": [int(result["label"] == "positive") for result in results],
+               "positive": [result["probabilities"]["positive"] for result in results],
+               "lengths": frame["text"].str.len().tolist()}
+    if getattr(predictor, "ngram", None) is not None:
+        outputs["members"] = ensemble_members(predictor, frame["text"], outputs["positive"])
+    return outputs
+
+
+def ensemble_members(predictor, texts, mixed) -> dict:
+    """Each member's P(positive): the n-gram model's scored again (cheap), the ELECTRA model's
+    taken back out of the mix (mixed = (1 - w) · model + w · n-gram), so one forward pass serves."""
+    weight = predictor.ngram_weight
+    ngram = predictor.ngram.positive_probability([predictor.clean(text) for text in texts])
+    model = (np.asarray(mixed) - weight * ngram) / (1 - weight) if weight < 1 else np.full(len(ngram), np.nan)
+    return {"model": np.clip(model, 0.0, 1.0).tolist(), "ngram": ngram.tolist(), "weight": weight}
+
+
+def score_members(outputs) -> dict:
+    """Accuracy of each member alone and of the mix at n-gram weights 0, 0.1, …, 1 (choose on dev)."""
+    members, labels = outputs["members"], np.asarray(outputs["labels"])
+    model, ngram = np.asarray(members["model"]), np.asarray(members["ngram"])
+    sweep = {f"{w:.1f}": round(float(((((1 - w) * model + w * ngram) >= 0.5) == labels).mean()), 5)
+             for w in np.linspace(0, 1, 11)}
+    return {"weight": members["weight"],
+            "model_alone": sentiment_metrics(labels.tolist(), (model >= 0.5).astype(int).tolist()),
+            "ngram_alone": sentiment_metrics(labels.tolist(), (ngram >= 0.5).astype(int).tolist()),
+            "weight_sweep": sweep}
 
 
 def similarity_outputs(predictor, frame) -> dict:
@@ -124,6 +161,36 @@ def contrast_outputs(predictor, frame) -> tuple:
     return metrics, outputs
 
 
+def raw_pair_scores(predictor, pairs) -> np.ndarray:
+    """The model's unclamped 0–5 output for each pair, in the order given (one row per pair)."""
+    return np.array([row[0].item() for row in predictor.logits(predictor.encode(pairs))])
+
+
+def order_gap_outputs(predictor, frame) -> tuple:
+    """(metrics of each pair order alone and of their mean, with the gap between the orders;
+    outputs of the mean). The mean is clamped after averaging, as a symmetric model serves."""
+    if "score" not in frame:
+        raise ValueError("--order_gap compares 0–5 metrics; this file has 0/1 labels")
+    pairs = list(zip(frame["sentence1"], frame["sentence2"]))
+    served, predictor.symmetric = predictor.symmetric, False  # each order once, here
+    try:
+        forward = raw_pair_scores(predictor, pairs)
+        backward = raw_pair_scores(predictor, [(b, a) for a, b in pairs])
+    finally:
+        predictor.symmetric = served  # the output records how the model is served
+    gold = frame["score"].tolist()
+    clamped = {name: np.clip(scores, 0.0, 5.0).tolist() for name, scores in
+               (("as_given", forward), ("swapped", backward), ("averaged", (forward + backward) / 2))}
+    gap = np.abs(np.clip(forward, 0, 5) - np.clip(backward, 0, 5))
+    metrics = {"pairs": len(pairs), "mean_absolute_gap": round(float(gap.mean()), 4),
+               "median_absolute_gap": round(float(np.median(gap)), 4),
+               "max_absolute_gap": round(float(gap.max()), 4),
+               "pairs_gap_over_0_5": int((gap > 0.5).sum()),
+               **{name: score_similarity({"gold": gold, "predicted": scores})
+                  for name, scores in clamped.items()}}
+    return metrics, {"gold": gold, "predicted": clamped["averaged"]}
+
+
 def evaluate(args: EvaluateArgs) -> dict:
     """Metrics plus what was scored, how, and how long it took."""
     frame = data.load_eval_data(args.task, args.data, args.held_out)
@@ -132,7 +199,7 @@ def evaluate(args: EvaluateArgs) -> dict:
     if args.limit:
         frame = frame.iloc[:args.limit]
     predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
-                               quantize=args.quantize)
+                               quantize=args.quantize, dtype=args.dtype)
     if args.clean is not None:
         predictor.cleaning = args.clean
     if args.symmetric is not None and args.task == "similarity":
@@ -144,10 +211,14 @@ def evaluate(args: EvaluateArgs) -> dict:
     if args.task == "sentiment":
         outputs = sentiment_outputs(predictor, frame)
         metrics = score_sentiment(outputs)
+        if "members" in outputs:
+            metrics["ensemble"] = score_members(outputs)
     elif args.numeral_variants:
         metrics, outputs = numeral_outputs(predictor, frame)
     elif args.contrasts:
         metrics, outputs = contrast_outputs(predictor, frame)
+    elif args.order_gap:
+        metrics, outputs = order_gap_outputs(predictor, frame)
     else:
         outputs = similarity_outputs(predictor, frame)
         metrics = score_similarity(outputs)
@@ -160,8 +231,9 @@ def evaluate(args: EvaluateArgs) -> dict:
         write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
             "data": args.data, "held_out": args.held_out, "numeral_variants": args.numeral_variants,
-            "contrasts": args.contrasts,
-            "device": str(predictor.device), "clean": predictor.cleaning,
+            "contrasts": args.contrasts, "order_gap": args.order_gap,
+            "device": str(predictor.device), "dtype": predictor.describe()["dtype"],
+            "clean": predictor.cleaning,
             "quantized": predictor.quantized,
             "symmetric": getattr(predictor, "symmetric", None),
             "align_numbers": getattr(predictor, "align_numbers", None), "metrics": metrics,

@@ -8,14 +8,16 @@ import os
 import platform
 import shutil
 from dataclasses import dataclass, field
+from typing import Optional
 from datetime import date
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
-from model_info import EVALUATIONS_FILE, PLOT_DIR, evaluation_data
+from model_info import EVALUATIONS_FILE, PLOT_DIR, SUMMARY_FILE, evaluation_data
 from models import SERVING_FILE
+from ngrams import NGRAM_FILE
 from training.average import AVERAGED_KEY
 from training.contrasts import EDIT_KINDS
 from training.metrics import headline
@@ -40,6 +42,14 @@ class ExportArgs:
     plots: str = field(default=None, metadata={"help": "A training.evaluate --plots directory: its plots are copied to <out>/plots and shown in the card."})
     symmetric: bool = field(default=False, metadata={"help": "Similarity: serve the mean of both pair orders (serving.json `symmetric`); the evaluations should be run that way."})
     align_numbers: bool = field(default=False, metadata={"help": "Similarity: write a number one side spells in words and the other in digits in digits on both sides before scoring (serving.json `align_numbers`, korean_numbers.align_number_spellings)."})
+    ngram: str = field(default=None, metadata={"help": "Sentiment: a training.ngram model (.safetensors) to serve beside the weights as an ensemble member."})
+    ngram_weight: float = field(default=0.5, metadata={"help": "With --ngram: its weight in P(positive) (serving.json `ngram_weight`; choose it on dev)."})
+    quantize: Optional[bool] = field(default=None, metadata={"help": "serving.json `quantize` (int8 on a CPU); default: true unless the evaluations show int8 losing accuracy."})
+    summary_ko: str = field(default=None, metadata={"help": "A JSON file with the Korean summary the model page shows (model_info.SUMMARY_FILE: what, how, notes)."})
+
+    def __post_init__(self):
+        if self.ngram and not 0 < self.ngram_weight < 1:
+            raise ValueError("--ngram_weight must be between 0 and 1 (exclusive)")
 
 
 def architecture(config) -> str:
@@ -129,10 +139,8 @@ def model_card(args, config, train_args, dev, serving) -> str:
              f"- Tokenizer: `{train_args.get('init') or train_args.get('tokenizer')}`.",
              f"- Text cleaning (`preprocessing.clean`): {'on' if serving['clean'] else 'off'} "
              f"(recorded in `{SERVING_FILE}`, which serving follows).",
-             "- On a CPU: " + ("int8 by default (`QUANTIZE`)." if serving.get("quantize", True) else
-                               f"fp32 by default: int8 scored more than {INT8_TOLERANCE} below fp32 "
-                               f"(Evaluation below), so `{SERVING_FILE}` says `\"quantize\": false`."),
-             *symmetric_lines(serving), *align_numbers_lines(serving), "",
+             "- On a CPU: " + quantize_line(serving, args.quantize),
+             *symmetric_lines(serving), *align_numbers_lines(serving), *ensemble_lines(serving), "",
              "## Data", "", *data_lines(serving["task"], train_args, chain), "",
              "## Commands", "", "```", *args.command, "```", "",
              "## Training", "", *training_lines(train_args, dev),
@@ -141,6 +149,28 @@ def model_card(args, config, train_args, dev, serving) -> str:
     if args.notes:
         lines += ["", "## Notes", "", args.notes]
     return "\n".join(lines) + "\n"
+
+
+def quantize_line(serving, chosen) -> str:
+    """Whether the model runs int8 on a CPU, and why."""
+    if serving.get("quantize", True):
+        return "int8 by default (`QUANTIZE`)."
+    if chosen is False:  # set at export, not measured
+        return f"fp32 by default (`{SERVING_FILE}` says `\"quantize\": false`, set at export: int8 was not measured)."
+    return (f"fp32 by default: int8 scored more than {INT8_TOLERANCE} below fp32 (Evaluation below), "
+            f"so `{SERVING_FILE}` says `\"quantize\": false`.")
+
+
+def ensemble_lines(serving) -> list:
+    """The card's lines on an n-gram ensemble member, when the model is served with one."""
+    weight = serving.get("ngram_weight")
+    if not weight:
+        return []
+    return [f"- **Served as an ensemble**: P(positive) = {1 - weight:g} × this model + {weight:g} × a "
+            f"hashed word 1–2-gram + char 1–4-gram TF-IDF logistic regression (`{NGRAM_FILE}`, "
+            "fitted on the same train split by `training.ngram`; `ngrams.HashedNgramModel`). The weight "
+            f"is `{SERVING_FILE}`'s `ngram_weight`, chosen on dev. `transformers.pipeline` on this "
+            "directory gives the ELECTRA member alone."]
 
 
 def symmetric_lines(serving) -> list:
@@ -298,7 +328,12 @@ def export(args: ExportArgs):
     serving = json.loads((source / SERVING_FILE).read_text())
     serving["name"] = args.name or serving["name"]
     serving["origin"] = origin(chain)
-    serving["quantize"] = int8_keeps_accuracy(args.evaluations)
+    serving["quantize"] = int8_keeps_accuracy(args.evaluations) if args.quantize is None else args.quantize
+    if args.ngram:
+        shutil.copy(args.ngram, Path(args.out) / NGRAM_FILE)
+        serving["ngram_weight"] = args.ngram_weight
+    if args.summary_ko:
+        shutil.copy(args.summary_ko, Path(args.out) / SUMMARY_FILE)
     if serving["task"] == "similarity":
         serving["symmetric"] = args.symmetric
         serving["align_numbers"] = args.align_numbers

@@ -41,6 +41,7 @@ from preprocessing import clean_if
 from training import contrasts, data, numerals
 from training.arguments import parse_with_config
 from training.batching import collate, encode_task, length_grouped_batches, sorted_batches
+from training.precision import training_precision
 from training.metrics import headline, sentiment_metrics, similarity_metrics
 from training.soft_labels import (add_pseudo_labels, mixed_loss, read_pseudo_labels,
                                   soft_cross_entropy)
@@ -48,6 +49,7 @@ from training.soft_labels import (add_pseudo_labels, mixed_loss, read_pseudo_lab
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 LABELS = {0: "negative", 1: "positive"}
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
+TRAINER_STATE = "trainer_state.json"  # in a checkpoint, beside Accelerate's files: step, best, history
 
 
 @dataclass
@@ -75,7 +77,7 @@ class FinetuneArgs:
     seed: int = field(default=42, metadata={"help": "Seed for init, shuffling and dropout."})
     evals_per_epoch: int = field(default=1, metadata={"help": "Dev evaluations (and best-model checks) per epoch."})
     checkpoint_every: int = field(default=500, metadata={"help": "Steps between resumable checkpoints."})
-    resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint.pt if present."})
+    resume: bool = field(default=False, metadata={"help": "Resume from <out>/checkpoint if present."})
     klue_sts: bool = field(default=False, metadata={"help": "Similarity: also train on KLUE-STS train less a fixed tenth, which is scored at each evaluation and shares checkpoint selection with KorSTS dev."})
     train_klue_sts: bool = field(default=True, metadata={"help": "With --klue_sts: also train on its 90 percent (false: only score the held-out tenth, e.g. for a last stage on KorSTS alone)."})
     freeze_embeddings: bool = field(default=False, metadata={"help": "Keep the word embeddings as initialised (faster steps, no drift of rare pieces)."})
@@ -103,7 +105,7 @@ class FinetuneArgs:
     pseudo_labels: str = field(default=None, metadata={"help": "Sentiment: TSV from training.pseudolabel; its reviews train on the teacher's soft labels beside the gold ones."})
     pseudo_weight: float = field(default=1.0, metadata={"help": "What one pseudo-labeled review counts in the loss, against 1 for a gold review."})
     max_pseudo_examples: int = field(default=0, metadata={"help": "Use only the first (most confident) N pseudo-labeled reviews (0 = all)."})
-    mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU that supports it, else none; `accelerate launch --mixed_precision` wins), no, bf16 or fp16."})
+    mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU or CPU that has it, else none; `accelerate launch --mixed_precision` wins), no, bf16 or fp16."})
     extra_train: str = field(default=None, metadata={"help": "A TSV in the task's NSMC or KorSTS format (`flask --app main feedback export`) added to the training data, minus texts of dev or the held-out set."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
@@ -424,15 +426,13 @@ def teacher_probabilities(train, args):
 
 
 def mixed_precision(args) -> str:
-    """The Accelerator's precision: --mixed_precision, where auto means bf16 on a capable GPU.
+    """The Accelerator's precision: --mixed_precision, where auto means bf16 on capable hardware.
 
     None lets `accelerate launch --mixed_precision X` (ACCELERATE_MIXED_PRECISION) decide.
     """
-    if args.mixed_precision != "auto":
-        return args.mixed_precision
-    if os.environ.get("ACCELERATE_MIXED_PRECISION"):
+    if args.mixed_precision == "auto" and os.environ.get("ACCELERATE_MIXED_PRECISION"):
         return None
-    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    return training_precision(args.mixed_precision)
 
 
 class Trainer:
@@ -477,6 +477,7 @@ class Trainer:
         scheduler = get_linear_schedule_with_warmup(optimizer, int(total * args.warmup_ratio), total)
         self.model, self.optimizer, self.scheduler = self.accelerator.prepare(model, optimizer, scheduler)
         self.step, self.best, self.history = 0, -math.inf, []
+        self.resumed_rng = None  # torch's RNG at the checkpoint, until the first resumed step
         self.elapsed, self.started = 0.0, time.time()  # training seconds, summed over resumes
 
     def add_pseudo_labels(self):
@@ -547,31 +548,34 @@ class Trainer:
         return self.elapsed + time.time() - self.started
 
     def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+        return self.out / "checkpoint"
 
     def save_checkpoint(self):
-        """Everything needed to continue exactly where we are (written by the main process)."""
+        """Everything needed to continue exactly where we are: Accelerate's state and our counters.
+
+        Written beside the last checkpoint and swapped in at the end, so a kill mid-save keeps it.
+        """
+        partial, old = self.out / "checkpoint.partial", self.out / "checkpoint.old"
+        self.accelerator.save_state(str(partial))  # model, optimizer, scheduler, every RNG
         if self.main:
-            state = {"model": self.unwrapped.state_dict(), "optimizer": self.optimizer.state_dict(),
-                     "scheduler": self.scheduler.state_dict(), "step": self.step, "best": self.best,
-                     "history": self.history, "torch_rng": torch.get_rng_state(),
-                     "elapsed": self.seconds()}
-            tmp = self.checkpoint_path().with_suffix(".tmp")
-            torch.save(state, tmp)
-            os.replace(tmp, self.checkpoint_path())  # atomic: a kill mid-save keeps the old one
+            counters = {"step": self.step, "best": self.best, "history": self.history,
+                        "elapsed": self.seconds()}
+            (partial / TRAINER_STATE).write_text(json.dumps(counters))
+            if self.checkpoint_path().exists():
+                self.checkpoint_path().rename(old)
+            partial.rename(self.checkpoint_path())
+            shutil.rmtree(old, ignore_errors=True)
         self.accelerator.wait_for_everyone()
 
     def load_checkpoint(self):
-        """Restore a checkpoint written by save_checkpoint (every process reads the same file)."""
-        # Loaded to the CPU: the RNG state must stay there, and load_state_dict copies the
-        # tensors to wherever the model and optimizer live.
-        state = torch.load(self.checkpoint_path(), map_location="cpu", weights_only=False)
-        self.unwrapped.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.step, self.best, self.history = state["step"], state["best"], state["history"]
-        self.elapsed, self.started = state.get("elapsed", 0.0), time.time()
-        torch.set_rng_state(state["torch_rng"])
+        """Restore a checkpoint written by save_checkpoint (every process reads the same one)."""
+        self.accelerator.load_state(str(self.checkpoint_path()))
+        # Starting the epoch's DataLoader iterator draws from torch's RNG; the uninterrupted run
+        # drew that before the checkpoint, so the state is put back once the iterator exists.
+        self.resumed_rng = torch.get_rng_state()
+        counters = json.loads((self.checkpoint_path() / TRAINER_STATE).read_text())
+        self.step, self.best, self.history = counters["step"], counters["best"], counters["history"]
+        self.elapsed, self.started = counters["elapsed"], time.time()
         self.print(f"resumed at step {self.step}")
 
     def evaluate(self, epoch_progress):
@@ -636,6 +640,7 @@ class Trainer:
             self.load_checkpoint()
         elif self.main:
             shutil.rmtree(self.out / "best", ignore_errors=True)  # a fresh run starts a fresh best
+            (self.out / "done").unlink(missing_ok=True)
         self.accelerator.wait_for_everyone()
         self.model.train()
         eval_every = max(1, self.steps_per_epoch // self.args.evals_per_epoch)
@@ -643,6 +648,9 @@ class Trainer:
             done = self.step - epoch * self.steps_per_epoch
             self.run_epoch(epoch, self.epoch_loader(epoch), done, eval_every)
         self.save_checkpoint()
+        if self.main:  # the recipe reads these: what each evaluation measured, and that it ended
+            (self.out / "history.json").write_text(json.dumps(self.history, indent=2))
+            (self.out / "done").write_text(f"{self.best}\n")
         return self.best
 
     def epoch_loader(self, epoch):
@@ -663,6 +671,9 @@ class Trainer:
                    disable=not self.main)
         started, seen, smoothed = time.time(), 0, None
         for batch in bar:
+            if self.resumed_rng is not None:
+                torch.set_rng_state(self.resumed_rng)  # dropout continues as if never cut off
+                self.resumed_rng = None
             seen += len(batch["labels"])
             loss = self.train_step(batch)
             self.step += 1

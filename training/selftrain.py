@@ -1,0 +1,275 @@
+"""The sentiment recipe end to end, sized to a time budget, resumable: e5 → NSMC → self-training.
+
+    python -m training.selftrain                      # ~2.5 h on 2 CPU cores; run it again to resume
+    python -m training.selftrain --hours 1 --runs /tmp/st   # a shorter budget, another directory
+
+Steps, each skipped when its output is already there (so a run cut off continues where it stopped,
+and a finished run is a no-op):
+  1. import multilingual-e5-small into ELECTRA's classes (training.import_e5)
+  2. the word + char n-gram teacher on the NSMC train split (training.ngram)
+  3. round 0: fine-tune the encoder on the gold train split, one epoch (training.finetune)
+  4. soft labels for a sample of the unlabeled reviews from the round-0 model + n-gram ensemble
+     (training.pseudolabel); the sample is sized from round 0's measured throughput
+  5. the student: round 0 continued on the soft labels and gold reviews, sized to what is left
+  6. per candidate: the n-gram member's weight chosen on dev, the release exported with it
+     (training.export), and NSMC test scored once (training.evaluate)
+
+bf16 autocast is used where the CPU has AMX or avx512_bf16 (training.precision), fp32 elsewhere.
+Run directories live under --runs (default $KOTEXT_RUNS_DIR or ~/.cache/kotext/runs), outside
+the checkout, so a fresh clone or `git clean` keeps them.
+"""
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training import precision
+from training.arguments import parse_with_config
+from training.paths import runs_dir
+
+TRAIN_REVIEWS = 120_000  # the NSMC train split's 80% (data.split_nsmc_train)
+TEST_REVIEWS = 50_000
+BATCH_SIZE = 32
+PROBE_EXAMPLES = 640  # a throughput probe: 20 steps of 32, a minute or two
+# Training steps also pay for dev evaluations and checkpoints: plan on this share of their time.
+TRAINING_SHARE = 0.85
+# Scoring runs about this much faster than training per review (no backward pass, no optimizer).
+SCORING_SPEEDUP = 3.0
+NGRAM_SECONDS = 600  # fitting and scoring the n-gram model, generously
+MIN_ROUND0_EXAMPLES = 2_000
+MIN_STUDENT_EXAMPLES = 8_000  # below this a student round is not worth its evaluation
+STEPS = ("import", "probe", "round0", "ngram", "pseudolabel", "student", "test")
+
+
+@dataclass
+class SelftrainArgs:
+    hours: float = field(default=2.5, metadata={"help": "Wall-clock budget for the whole recipe, resumes included."})
+    runs: str = field(default=None, metadata={"help": "Run directory (default $KOTEXT_RUNS_DIR/selftrain or ~/.cache/kotext/runs/selftrain)."})
+    data_dir: str = field(default=None, metadata={"help": "Data root (default $KOTEXT_DATA_DIR or ../shared/data)."})
+    mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 where the CPU or GPU has it, else no), no or bf16."})
+    max_pseudo: int = field(default=40_000, metadata={"help": "Most unlabeled reviews to pseudo-label."})
+    max_train_examples: int = field(default=0, metadata={"help": "Round 0 on exactly this many gold reviews instead of as many as the budget allows (smoke runs)."})
+    max_length: int = field(default=64, metadata={"help": "Tokens per review in training: 94% of the train split fit in 64 (serving reads up to 128)."})
+    corpus_lines: int = field(default=0, metadata={"help": "Import: read only this many corpus lines for the vocabulary (0 = all)."})
+    name: str = field(default="multilingual-e5-small-ko-nsmc-ngram", metadata={"help": "The released model's name (the app shows it; its evaluations carry it)."})
+    encoder: str = field(default=None, metadata={"help": "Start from this encoder directory instead of importing e5 (step 1 skipped)."})
+    corpus: str = field(default=None, metadata={"help": "Unlabeled reviews to pseudo-label (default <data>/pretrain/movie_reviews.txt)."})
+    round0_share: float = field(default=0.55, metadata={"help": "Share of the training time for round 0; the student gets the rest (1 = no student)."})
+    dev_examples: int = field(default=10_000, metadata={"help": "Dev reviews scored at each evaluation during training (0 = the whole 30,000)."})
+    until: str = field(default="test", metadata={"help": f"Stop after this step ({', '.join(STEPS)})."})
+
+    def __post_init__(self):
+        if self.until not in STEPS:
+            raise ValueError(f"--until must be one of {', '.join(STEPS)}")
+        if not 0 < self.round0_share <= 1:
+            raise ValueError("--round0_share must be in (0, 1]")
+
+
+class Recipe:
+    """Runs the steps in order, each a `python -m` subprocess, with a log line per step."""
+
+    def __init__(self, args: SelftrainArgs):
+        self.args = args
+        self.runs = Path(args.runs) if args.runs else runs_dir() / "selftrain"
+        self.runs.mkdir(parents=True, exist_ok=True)
+        self.state_path = self.runs / "recipe.json"
+        self.state = json.loads(self.state_path.read_text()) if self.state_path.exists() else {"seconds": 0.0}
+        self.started = time.time()
+        self.precision = precision.training_precision(args.mixed_precision)
+
+    def spent(self) -> float:
+        """Seconds of this recipe so far, earlier (resumed) runs included."""
+        return self.state["seconds"] + time.time() - self.started
+
+    def save_state(self, **updates):
+        """Record step results and the time spent, so a resumed run sizes from the same facts."""
+        self.state.update(updates)
+        self.state_path.write_text(json.dumps({**self.state, "seconds": self.spent()}, indent=2))
+
+    def step(self, name, output: Path, module, *arguments, stdout_to_output=False):
+        """Run one step unless its output exists; print what it produced and how long it took.
+
+        stdout_to_output: the step prints its result (evaluate's JSON), kept as the output file.
+        """
+        if output.exists():
+            print(f"[selftrain] {name}: {output} already there, skipped", flush=True)
+            return
+        print(f"[selftrain] {name}: python -m {module} {' '.join(map(str, arguments))}", flush=True)
+        started = time.time()
+        command = [sys.executable, "-m", module, *map(str, arguments)]
+        if stdout_to_output:
+            printed = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+            partial = output.with_suffix(".partial")
+            partial.write_text(printed)
+            partial.replace(output)  # only a finished step leaves its output
+        else:
+            subprocess.run(command, check=True)
+        seconds = time.time() - started
+        print(f"[selftrain] {name}: {output} in {seconds / 60:.1f} min "
+              f"(recipe {self.spent() / 3600:.2f} of {self.args.hours} h)", flush=True)
+        self.save_state(**{f"{name}_seconds": round(seconds)})
+
+    def data_options(self):
+        """--data_dir when one was given (else each step finds the data itself)."""
+        return ["--data_dir", self.args.data_dir] if self.args.data_dir else []
+
+    def common(self, dev_examples=None):
+        """Options every fine-tuning step shares."""
+        return ["--task", "sentiment", "--distill_weight", 0, "--max_length", self.args.max_length,
+                "--mixed_precision", self.precision, *self.data_options(),
+                "--max_dev_examples", dev_examples or self.args.dev_examples]
+
+    def done(self, step) -> bool:
+        """True once the step named --until has run: the recipe stops there."""
+        return STEPS.index(step) >= STEPS.index(self.args.until)
+
+    def run(self):
+        """All steps up to --until; returns the best candidate's model directory."""
+        print(f"[selftrain] runs in {self.runs}; precision {self.precision} "
+              f"({precision.describe_cpu()}); budget {self.args.hours} h", flush=True)
+        ngram, round0 = self.runs / "ngram.safetensors", self.runs / "round0"
+        encoder = Path(self.args.encoder) if self.args.encoder else self.runs / "e5-small-ko"
+        if not self.args.encoder:
+            import_args = ["--out", encoder, *self.data_options()] + (
+                ["--corpus_lines", self.args.corpus_lines] if self.args.corpus_lines else [])
+            self.step("import", encoder / "import.json", "training.import_e5", *import_args)
+        if self.done("import"):
+            return encoder
+        rate = self.measure_rate(encoder)
+        if self.done("probe"):
+            return encoder
+        self.round0(encoder, round0, rate)
+        if self.done("round0"):
+            return round0 / "best"
+        self.step("ngram", ngram, "training.ngram", "--out", ngram, *self.data_options(),
+                  *(["--max_train_examples", self.args.max_train_examples] if self.args.max_train_examples else []))
+        student = self.student(round0, ngram, rate)
+        best = student if student and dev_score(student) > dev_score(round0) else round0
+        print(f"[selftrain] dev: round 0 {dev_score(round0):.4f}"
+              + (f", student {dev_score(student):.4f}" if student else "") + f" → best {best}", flush=True)
+        if not self.done("student"):
+            self.test(round0, student, ngram)
+        self.save_state(best=str(best / "best"))
+        return best / "best"
+
+    def measure_rate(self, encoder) -> float:
+        """Training reviews per second on this machine, from a short run (kept in recipe.json)."""
+        probe = self.runs / "probe"
+        self.step("probe", probe / "done", "training.finetune", *self.common(dev_examples=32), "--init", encoder,
+                  "--out", probe, "--epochs", 1, "--batch_size", BATCH_SIZE, "--max_train_examples", PROBE_EXAMPLES,
+                  "--evals_per_epoch", 1)
+        if "rate" not in self.state:
+            # The last evaluation's timestamp covers every step; the tiny dev set costs little.
+            last = json.loads((probe / "history.json").read_text())[-1]
+            self.save_state(rate=last["step"] * BATCH_SIZE / max(last["train_seconds"], 1))
+        print(f"[selftrain] measured {self.state['rate']:.1f} training reviews/s", flush=True)
+        return self.state["rate"]
+
+    def training_seconds_left(self, rate) -> float:
+        """Seconds of training the budget still allows, after scoring and the n-gram model."""
+        candidates = 1 if self.args.round0_share == 1 else 2
+        tests = candidates * TEST_REVIEWS / (SCORING_SPEEDUP * rate) if self.args.until == "test" else 0
+        left = self.args.hours * 3600 - self.spent() - tests - NGRAM_SECONDS
+        return max(0.0, left) * TRAINING_SHARE
+
+    def round0(self, encoder, round0, rate):
+        """Fine-tune the encoder on as many gold reviews as round 0's share of the budget allows."""
+        if "round0_examples" not in self.state:
+            size = self.args.max_train_examples or min(
+                TRAIN_REVIEWS, int(rate * self.training_seconds_left(rate) * self.args.round0_share))
+            if size < MIN_ROUND0_EXAMPLES and not self.args.max_train_examples:
+                raise SystemExit(f"[selftrain] {self.args.hours} h leaves time for {size} reviews in round 0: "
+                                 f"give --hours more")
+            print(f"[selftrain] round 0: {size} gold reviews, about {size / rate / 60:.0f} min", flush=True)
+            self.save_state(round0_examples=size)
+        self.step("round0", round0 / "done", "training.finetune", *self.common(), "--init", encoder,
+                  "--out", round0, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
+                  "--learning_rate", 5e-5, "--evals_per_epoch", 2, "--checkpoint_every", 100,
+                  "--max_train_examples", self.state["round0_examples"])
+
+    def student(self, round0, ngram, rate):
+        """Pseudo-label a sample sized to the time left, then train the student on it and gold."""
+        directory = self.runs / "student"
+        if "student_examples" not in self.state:
+            self.save_state(student_examples=int(rate * self.training_seconds_left(rate)))
+        size = self.state["student_examples"]
+        if size < MIN_STUDENT_EXAMPLES and not (directory / "done").exists():
+            print(f"[selftrain] no student: {size} reviews is too few to pay for itself", flush=True)
+            return None
+        pseudo_count = min(self.args.max_pseudo, size // 2)
+        pseudo = self.runs / "pseudo.tsv"
+        # The report is written after the TSV: its presence says the TSV is whole.
+        self.step("pseudolabel", pseudo.with_suffix(".json"), "training.pseudolabel", "--teacher", round0 / "best",
+                  "--ngram", ngram, "--out", pseudo, "--max_lines", pseudo_count, "--batch_size", 128,
+                  "--seed", 42, *self.data_options(), *(["--corpus", self.args.corpus] if self.args.corpus else []))
+        if self.done("pseudolabel"):
+            return None
+        self.step("student", directory / "done", "training.finetune", *self.common(),
+                  "--init", round0 / "best", "--out", directory, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
+                  "--pseudo_labels", pseudo, "--pseudo_weight", 1.0, "--learning_rate", 3e-5,
+                  "--warmup_ratio", 0.05, "--seed", 43, "--evals_per_epoch", 1, "--checkpoint_every", 100,
+                  "--max_train_examples", max(size - pseudo_count, 1))
+        return directory
+
+    def test(self, round0, student, ngram):
+        """Each candidate released with the n-gram member, then scored on NSMC test once: the
+        ensemble, and each member alone (training.evaluate takes them apart from one pass)."""
+        for name, candidate in (("round0", round0), ("student", student)):
+            if candidate:
+                release = self.release(name, candidate, ngram)
+                self.step(f"test_{name}", self.runs / f"test-{name}.json", "training.evaluate",
+                          "--task", "sentiment", "--model", release, "--data", nsmc_file(self.args, "test"),
+                          "--save_outputs", self.runs / f"test-{name}-outputs.json",
+                          "--plots", self.runs / f"plots-{name}", stdout_to_output=True)
+
+    def release(self, name, candidate, ngram) -> Path:
+        """The candidate with the n-gram member beside it, at the weight that scores best on dev."""
+        draft, release, dev = self.runs / f"draft-{name}", self.runs / f"release-{name}", self.runs / f"dev-{name}.json"
+        self.step(f"draft_{name}", draft / "README.md", "training.export", "--model", candidate / "best",
+                  "--quantize", "false", "--ngram", ngram, "--ngram_weight", 0.5, "--out", draft,
+                  "--name", self.args.name)
+        self.step(f"dev_{name}", dev, "training.evaluate", "--task", "sentiment", "--model", draft,
+                  "--data", nsmc_file(self.args, "train"), "--held_out", "true",
+                  "--limit", self.args.dev_examples, "--save_outputs", self.runs / f"dev-{name}-outputs.json",
+                  stdout_to_output=True)
+        weight = best_weight(json.loads(dev.read_text())["metrics"]["ensemble"]["weight_sweep"])
+        print(f"[selftrain] {name}: n-gram weight {weight} (best of 0–0.9 on dev)", flush=True)
+        member = ["--ngram", ngram, "--ngram_weight", weight] if weight else []  # 0: the model alone
+        self.step(f"release_{name}", release / "README.md", "training.export", "--model", candidate / "best",
+                  "--quantize", "false", *member, "--out", release, "--name", self.args.name)
+        return release
+
+
+def best_weight(sweep) -> float:
+    """The n-gram weight with the best dev accuracy (ties: the one nearest the mean, 0.5).
+
+    1.0 (the n-gram model alone) is left out: a release always serves the fine-tuned model."""
+    weights = [float(w) for w in sweep if float(w) < 1.0]
+    return max(weights, key=lambda w: (sweep[f"{w:.1f}"], -abs(w - 0.5)))
+
+
+def nsmc_file(args, part) -> Path:
+    """NSMC's ratings_<part>.txt under the data root."""
+    return Path(args.data_dir or default_data_dir()) / "nsmc" / f"ratings_{part}.txt"
+
+
+def default_data_dir():
+    from training.data import data_dir
+    return data_dir(None)
+
+
+def dev_score(run_dir) -> float:
+    """The dev selection score of a finished fine-tuning run."""
+    return json.loads((Path(run_dir) / "best" / "dev_metrics.json").read_text())["selection"]
+
+
+def main(argv=None):
+    """Run (or resume) the recipe and print the best model's directory."""
+    args = parse_with_config(SelftrainArgs, argv)
+    print(f"[selftrain] best model: {Recipe(args).run()}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
