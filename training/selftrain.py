@@ -145,6 +145,8 @@ class Recipe:
             return round0 / "best"
         self.step("ngram", ngram, "training.ngram", "--out", ngram, *self.data_options(),
                   *(["--max_train_examples", self.args.max_train_examples] if self.args.max_train_examples else []))
+        if self.done("ngram"):
+            return round0 / "best"
         student = self.student(round0, ngram, rate)
         best = student if student and dev_score(student) > dev_score(round0) else round0
         print(f"[selftrain] dev: round 0 {dev_score(round0):.4f}"
