@@ -232,6 +232,16 @@ def test_a_run_cut_off_and_resumed_ends_where_an_uninterrupted_one_does(data_roo
         assert torch.equal(a, b)
 
 
+def test_a_kill_between_the_checkpoint_renames_resumes_from_the_previous_one(data_root, tokenizer_dir, tmp_path):
+    run_finetune("sentiment", data_root, tokenizer_dir, tmp_path)
+    (tmp_path / "checkpoint").rename(tmp_path / "checkpoint.old")  # the new one never got its name
+    resumed = finetune.Trainer(finetune.parse_args(
+        tiny_finetune_argv(data_root, tokenizer_dir, tmp_path, "--resume", "true")))
+    resumed.run()
+    assert resumed.step == resumed.steps_per_epoch and (tmp_path / "checkpoint").is_dir()
+    assert not (tmp_path / "checkpoint.old").exists()
+
+
 @pytest.mark.parametrize("task, filename, keys", [
     ("sentiment", "nsmc/ratings_test.txt", {"accuracy", "macro_f1", "confusion_matrix", "n"}),
     ("similarity", "korsts/sts-dev.tsv", {"pearson", "spearman", "mse", "binary_f1", "n"}),

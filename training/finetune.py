@@ -556,6 +556,9 @@ class Trainer:
         Written beside the last checkpoint and swapped in at the end, so a kill mid-save keeps it.
         """
         partial, old = self.out / "checkpoint.partial", self.out / "checkpoint.old"
+        if self.main:
+            shutil.rmtree(partial, ignore_errors=True)  # what a kill mid-save left
+        self.accelerator.wait_for_everyone()
         self.accelerator.save_state(str(partial))  # model, optimizer, scheduler, every RNG
         if self.main:
             counters = {"step": self.step, "best": self.best, "history": self.history,
@@ -569,6 +572,10 @@ class Trainer:
 
     def load_checkpoint(self):
         """Restore a checkpoint written by save_checkpoint (every process reads the same one)."""
+        old = self.out / "checkpoint.old"
+        if self.main and not self.checkpoint_path().exists() and old.exists():
+            old.rename(self.checkpoint_path())  # a kill between save_checkpoint's two renames
+        self.accelerator.wait_for_everyone()
         self.accelerator.load_state(str(self.checkpoint_path()))
         # Starting the epoch's DataLoader iterator draws from torch's RNG; the uninterrupted run
         # drew that before the checkpoint, so the state is put back once the iterator exists.
@@ -636,7 +643,7 @@ class Trainer:
         """Train all epochs, resuming mid-epoch when a checkpoint says so."""
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
-        if self.args.resume and self.checkpoint_path().exists():
+        if self.args.resume and any(path.exists() for path in (self.checkpoint_path(), self.out / "checkpoint.old")):
             self.load_checkpoint()
         elif self.main:
             shutil.rmtree(self.out / "best", ignore_errors=True)  # a fresh run starts a fresh best
