@@ -6,6 +6,7 @@ import torch
 
 from test_selftrain import imported_encoder, planted_corpus  # noqa: F401
 from test_training import data_root, tokenizer_dir  # noqa: F401
+import hardware
 from training import data, precision, selftrain
 from training.dedup import loose_key
 
@@ -17,8 +18,7 @@ from training.dedup import loose_key
 ])
 def test_training_precision_follows_the_cpus_bf16_support(monkeypatch, flags, expected):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16",
-                        lambda: precision.hardware_bf16({"model": "fake", "flags": flags}))
+    monkeypatch.setattr(hardware, "cpu_info", lambda: {"model": "fake", "flags": flags})
     assert precision.training_precision("auto") == expected
     assert precision.training_precision("no") == "no"  # an explicit choice always wins
 

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import hardware
 from training import precision
 from training.arguments import parse_with_config
 from training.paths import runs_dir
@@ -128,7 +129,7 @@ class Recipe:
     def run(self):
         """All steps up to --until; returns the best candidate's model directory."""
         print(f"[selftrain] runs in {self.runs}; precision {self.precision} "
-              f"({precision.describe_cpu()}); budget {self.args.hours} h", flush=True)
+              f"({hardware.describe_cpu()}); budget {self.args.hours} h", flush=True)
         ngram, round0 = self.runs / "ngram.safetensors", self.runs / "round0"
         encoder = Path(self.args.encoder) if self.args.encoder else self.runs / "e5-small-ko"
         if not self.args.encoder:
