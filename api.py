@@ -2,9 +2,9 @@
 from flask import Blueprint, current_app, request, url_for
 from werkzeug.exceptions import BadRequest, HTTPException
 
-import batching
-import models
+import microbatch
 import model_info
+import models
 from serving import (InputError, check_pair, check_text, get_predictor, get_registry, predict,
                      predict_explained)
 
@@ -169,7 +169,7 @@ def model_unavailable(error):
     return error_response(503, "model_unavailable", "모델을 불러오지 못했습니다. 관리자에게 문의하세요.")
 
 
-@bp.errorhandler(batching.Busy)
+@bp.errorhandler(microbatch.Busy)
 def busy(error):
     """The model's queue is full, or the answer took too long: 503, and when to try again."""
     body, status = error_response(503, error.code, BUSY_MESSAGES.get(error.code, BUSY_MESSAGE))

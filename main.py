@@ -8,9 +8,9 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 import api
-import batch
+import batch_queue
+import batch_views
 import feedback
-import jobqueue
 import monitoring
 import pages
 import security
@@ -32,7 +32,7 @@ DEFAULTS = {
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
     "COMPUTE_DTYPE": "auto",  # auto|fp32|bf16|fp16; auto: fp16 on CUDA, bf16 on a CPU with AMX/AVX-512 BF16, else fp32
     "QUANTIZE": None,  # int8 dynamic quantization of the Linear layers; None: on for CPU unless the model's serving.json says not, off on CUDA
-    # Micro-batching: concurrent requests for one model share forward passes (batching.py).
+    # Micro-batching: concurrent requests for one model share forward passes (microbatch.py).
     "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
     "BATCH_TOKEN_BUDGET": 4096,  # most padded tokens (rows × longest row) in one forward pass
     "BATCH_MAX_WAIT_MS": 10,  # longest a batch waits for more requests once it has one
@@ -43,14 +43,14 @@ DEFAULTS = {
     "SECRET_KEY": None,  # signs the forms' CSRF tokens; None: a random one, with a warning
     "SESSION_COOKIE_SAMESITE": "Lax",  # the session cookie (CSRF token) stays on this site
     "LOG_INPUTS": False,  # log the texts users send; False: only how many and how long
-    # Batch analysis of files (batch.py, jobs.py).
+    # Batch analysis of files (batch_views.py, batch_jobs.py).
     "BATCH_FILE_MAX_BYTES": 5_242_880,  # largest uploaded file (5 MB)
     "BATCH_FILE_MAX_ROWS": 10_000,  # most data rows in one file
     "BATCH_JOBS_DIR": None,  # job files, shared by the workers; None: <instance>/jobs
     "BATCH_JOB_CHUNK": None,  # inputs a job hands the batcher at a time; None: BATCH_MAX_ROWS
     "BATCH_JOBS_PER_WORKER": 1,  # jobs one worker runs at once; more wait their turn
     "BATCH_JOB_TTL_S": 86_400,  # a finished job's files are removed this long after it ended
-    # Several hosts (jobqueue.py): jobs queued in Redis, run by `flask --app main jobs worker`.
+    # Several hosts (batch_queue.py): jobs queued in Redis, run by `flask --app main jobs worker`.
     "BATCH_QUEUE_URL": None,  # e.g. "redis://host:6379/0"; None: jobs run in the web workers
     "BATCH_QUEUE_CHUNK_ROWS": 500,  # inputs per queued task: a bigger file is shared by workers
     "BATCH_QUEUE_LEASE_S": 30,  # a worker silent this long is presumed dead; its chunk reruns
@@ -69,16 +69,16 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
     app.json.ensure_ascii = False  # Korean stays readable in JSON, not \uXXXX
     monitoring.init_app(app)
-    batch.init_app(app)  # before security: its upload limit must be set before CSRF reads forms
+    batch_views.init_app(app)  # before security: its upload limit must be set before CSRF reads forms
     security.init_app(app, csrf_exempt=[api.bp])  # also turns debug off under gunicorn
     # INFO: one line per prediction (serving.log_inputs); set after debug is settled.
     app.logger.setLevel(logging.DEBUG if app.debug else logging.INFO)
     serving.init_app(app)
     feedback.init_app(app)
-    jobqueue.init_app(app)
+    batch_queue.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(batch.bp)
+    app.register_blueprint(batch_views.bp)
     app.register_blueprint(feedback.bp)
     app.register_error_handler(HTTPException, http_error)
     return app

@@ -24,28 +24,20 @@ from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 
 import models
+from model_files import (CARD_FILE, DEV_METRICS_FILE, EVALUATIONS_FILE, PLOT_DIR, PLOTS, SUMMARY_FILE,
+                         data_label, evaluation_data)
 
-CARD_FILE = "README.md"
-SUMMARY_FILE = "summary_ko.json"  # the Korean summary of the page's first section (format above)
 MAX_SUMMARY_CHARS = 1_000  # per field: a summary is a few lines, not a second card
-EVALUATIONS_FILE = "evaluations.json"  # training.evaluate / baselines results, saved by export
-DEV_METRICS_FILE = "dev_metrics.json"  # the dev scores the checkpoint was selected on
-PLOT_DIR = "plots"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_CARD_CHARS = 100_000  # a card is a page of text; anything longer is cut before rendering
-# The evaluation plots training.plots draws, by task: file name → Korean caption. Only these
-# files are ever served from a model directory.
-PLOTS = {
-    models.SENTIMENT: {
-        "confusion_matrix.png": "혼동 행렬: 실제 레이블(행)별 예측(열) 개수",
-        "reliability.png": "신뢰도(보정) 곡선: 예측한 긍정 확률과 실제 긍정 비율",
-        "accuracy_by_length.png": "리뷰 길이(글자 수)별 정확도",
-    },
-    models.SIMILARITY: {
-        "predicted_vs_gold.png": "예측 점수와 정답 점수 (대각선: y = x)",
-        "score_distributions.png": "예측 점수와 정답 점수의 분포",
-        "threshold_metrics.png": "유사 판정 기준 점수별 정밀도·재현율·F1 (3.0에 표시)",
-    },
+# The Korean caption of each evaluation plot (model_files.PLOTS: the only ones ever served).
+PLOT_CAPTIONS = {
+    "confusion_matrix.png": "혼동 행렬: 실제 레이블(행)별 예측(열) 개수",
+    "reliability.png": "신뢰도(보정) 곡선: 예측한 긍정 확률과 실제 긍정 비율",
+    "accuracy_by_length.png": "리뷰 길이(글자 수)별 정확도",
+    "predicted_vs_gold.png": "예측 점수와 정답 점수 (대각선: y = x)",
+    "score_distributions.png": "예측 점수와 정답 점수의 분포",
+    "threshold_metrics.png": "유사 판정 기준 점수별 정밀도·재현율·F1 (3.0에 표시)",
 }
 # The metrics a page shows, in this order, with their names there.
 METRICS = {"accuracy": "정확도", "macro_f1": "macro F1", "pearson": "Pearson",
@@ -97,8 +89,8 @@ def describe(predictor) -> dict:
             "parameters": predictor.parameter_count,
             "training_data": card and card_section(card, DATA_HEADING),
             "metrics": metric_rows(directory, predictor.name),
-            "plots": [{"file": name, "caption": caption}
-                      for name, caption in PLOTS[predictor.task].items()
+            "plots": [{"file": name, "caption": PLOT_CAPTIONS[name]}
+                      for name in PLOTS[predictor.task]
                       if plot_path(directory, predictor.task, name)],
             "card": card,
             "summary": read_summary(directory),
@@ -226,18 +218,6 @@ def metric_rows(directory, name) -> list:
     return rows
 
 
-def data_label(path) -> str:
-    """A data file as its folder and name: korsts/ and stylekqc/ both hold an sts-dev.tsv."""
-    path = Path(path)
-    return f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-
-
-def evaluation_data(result) -> str:
-    """What a saved evaluation scored: its file, and which part of it when only a held-out part."""
-    part = " (dev fifth)" if result.get("task") == models.SENTIMENT else " (held-out 10%)"
-    return data_label(result.get("data", "?")) + (part if result.get("held_out") else "")
-
-
 def metric_row(model, data, metrics, quantized) -> dict:
     """One row of the metrics table: the known metrics only, floats or None."""
     return {"model": model, "data": data, "quantized": bool(quantized), "n": metrics.get("n"),
@@ -251,7 +231,7 @@ def metric_columns(rows) -> dict:
 
 def plot_path(directory, task, name):
     """The path of a known plot of task in directory, if it is there and is a PNG; else None."""
-    if directory is None or name not in PLOTS.get(task, {}):
+    if directory is None or name not in PLOTS.get(task, ()):
         return None
     path = Path(directory) / PLOT_DIR / name
     try:

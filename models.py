@@ -2,12 +2,11 @@
 
 Inference is split the transformers-pipeline way: encode (text → token ids, in the caller's
 thread), forward (padding and the model call, the one place under ``torch.inference_mode()``)
-and postprocess (logits → dicts). `BatchedPredictor` puts a `batching.MicroBatcher` between
+and postprocess (logits → dicts). `BatchedPredictor` puts a `microbatch.MicroBatcher` between
 encode and forward, so concurrent requests share forward passes.
 """
 import functools
 import itertools
-import json
 import logging
 import os
 import threading
@@ -19,17 +18,14 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import CONFIG_NAME, cached_file
 
-import batching
 import hardware
+import microbatch
 from korean_numbers import align_number_spellings
+# The tasks are serving.json's; models.SENTIMENT, models.TASKS… stay the names the app uses.
+from model_files import NGRAM_FILE, SENTIMENT, SIMILARITY, TASKS, read_serving_info, serving_setting  # noqa: F401
 from preprocessing import clean_if
 
-SENTIMENT = "sentiment"
-SIMILARITY = "similarity"
-TASKS = (SENTIMENT, SIMILARITY)
-
 DEFAULT_MAX_LENGTH = 128
-SERVING_FILE = "serving.json"  # optional metadata in a model directory: name, task, clean
 LABELS_KO = {"negative": "부정", "positive": "긍정"}
 CONTRACT_LABELS = ("negative", "positive")
 # Sentiment label names published models use, each (negative, positive), lower-cased. "0"/"1"
@@ -51,7 +47,7 @@ SCORE_GRADES_KO = (
 # a pass over one short review (~20 ms for ELECTRA-small) is mostly fixed cost, about 64 tokens
 # of work, so a split pays once it saves more padding than that. A GPU runs a whole batch in
 # about the time of one row: there, fewer passes always win.
-CALL_COST_TOKENS = {"cpu": 64, "cuda": batching.NEVER_SPLIT}
+CALL_COST_TOKENS = {"cpu": 64, "cuda": microbatch.NEVER_SPLIT}
 # COMPUTE_DTYPE's values: "auto" picks per host (see compute_dtype), the others force one.
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPE_CHOICES = ("auto", *DTYPES)
@@ -69,14 +65,6 @@ def resolve_device(device=None) -> torch.device:
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def read_serving_info(location) -> dict:
-    """Metadata written by our training pipeline; empty for models from elsewhere."""
-    path = Path(location) / SERVING_FILE
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
-    return {}
 
 
 def local_directory(location):
@@ -218,17 +206,17 @@ class Predictor:
         # has native bf16 (fp16 and emulated bf16 are slower than fp32 there). A model whose
         # export measured int8 costing accuracy says "quantize": false in serving.json.
         self.dtype, self.quantized = serving_precision(
-            dtype, self.device, quantize, bool(info.get("quantize", True)))
+            dtype, self.device, quantize, bool(serving_setting(info, "quantize")))
         model = model.to(device=self.device, dtype=self.dtype).eval()
         self.model = quantize_linear_layers(model) if self.quantized else model
         self.config = model.config
         self.max_length = max_length or self._default_max_length()
-        self.cleaning = bool(info.get("clean", True))
-        self.name = info.get("name") or self._default_name()
+        self.cleaning = bool(serving_setting(info, "clean"))
+        self.name = serving_setting(info, "name") or self._default_name()
         # What the weights are and how they were made (training.export writes it); none for a
         # model from elsewhere, whose own card says.
-        self.origin = info.get("origin")
-        self.call_cost_tokens = CALL_COST_TOKENS.get(self.device.type, batching.NEVER_SPLIT)
+        self.origin = serving_setting(info, "origin")
+        self.call_cost_tokens = CALL_COST_TOKENS.get(self.device.type, microbatch.NEVER_SPLIT)
         # The fast tokenizer keeps its truncation settings in shared state: one caller at a time.
         self._tokenizer_lock = threading.Lock()
         # Concurrent forward passes would only fight over the same cores: one batch at a time.
@@ -297,7 +285,7 @@ class Predictor:
     def logits(self, encoded) -> list:
         """One raw logits row per encoded input; forward passes of up to batch_size like-length rows."""
         rows = self.rows(encoded)
-        logits = batching.run_grouped(
+        logits = microbatch.run_grouped(
             self.forward_encoded, rows, [len(row) for row in rows], self.batch_size,
             self.batch_size * self.max_length, self.call_cost_tokens)
         return self.merge(encoded, logits)
@@ -323,14 +311,14 @@ class SentimentPredictor(Predictor):
         self.labels = sentiment_label_names(self.config, labels)
         # An ensemble (serving.json `ngram_weight`): P(positive) mixes in the n-gram model saved
         # beside the weights, at that weight.
-        self.ngram_weight = float(self.serving_info.get("ngram_weight", 0.0))
+        self.ngram_weight = float(serving_setting(self.serving_info, "ngram_weight"))
         self.ngram = None
         if self.ngram_weight:
             import ngrams  # scikit-learn only for a model that needs it
             self.ngram = ngrams.load_if_present(self.directory)
         if self.ngram_weight and self.ngram is None:
             raise ModelLoadError(f"serving.json mixes in an n-gram model at weight {self.ngram_weight}, "
-                                 f"but there is no {ngrams.NGRAM_FILE} beside the weights")
+                                 f"but there is no {NGRAM_FILE} beside the weights")
 
     def describe(self) -> dict:
         """As Predictor's, plus the n-gram member's weight (0: the model alone)."""
@@ -382,11 +370,11 @@ class SimilarityPredictor(Predictor):
         # A cross-encoder reads "A then B" and "B then A" a little differently; a model whose
         # export measured the mean of both orders better says "symmetric": true in serving.json.
         # It also makes the answer independent of which box a user typed each sentence in.
-        self.symmetric = bool(self.serving_info.get("symmetric", False))
+        self.symmetric = bool(serving_setting(self.serving_info, "symmetric"))
         # 「세 시」 on one side and 「3시」 on the other name one number; a model trained on pairs
         # that mostly write digits reads them as different words. "align_numbers": true in
         # serving.json writes such numbers in digits on both sides before scoring.
-        self.align_numbers = bool(self.serving_info.get("align_numbers", False))
+        self.align_numbers = bool(serving_setting(self.serving_info, "align_numbers"))
 
     def describe(self) -> dict:
         """The base description plus whether both pair orders are scored and numbers aligned."""
@@ -458,7 +446,7 @@ class BatchedPredictor:
                  **batcher_options):
         self.predictor = predictor
         task = predictor.task
-        self.batcher = batching.MicroBatcher(
+        self.batcher = microbatch.MicroBatcher(
             predictor.forward_encoded, length_of=len, name=f"batcher-{task}",
             call_cost_tokens=call_cost_tokens or predictor.call_cost_tokens,
             on_batch=on_batch and functools.partial(on_batch, task),
@@ -472,7 +460,7 @@ class BatchedPredictor:
         return getattr(self.predictor, name)
 
     def predict(self, inputs) -> list:
-        """One result dict per input; batching.Overloaded or batching.Timeout when too busy."""
+        """One result dict per input; microbatch.Overloaded or microbatch.Timeout when too busy."""
         encoded = self.predictor.encode(inputs)
         logits = self.predictor.merge(encoded, self.batcher.submit(self.predictor.rows(encoded)))
         return [self.predictor.postprocess(item, row) for item, row in zip(encoded, logits)]

@@ -16,9 +16,9 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
+from model_files import NGRAM_FILE
 from preprocessing import clean_if
 
-NGRAM_FILE = "ngram.safetensors"
 N_FEATURES = 2 ** 20  # per analyzer; collisions cost little at NSMC's few million n-grams
 
 

@@ -4,7 +4,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
-import batching
+import microbatch
 import model_info
 import models
 from serving import (InputError, check_pair, check_text, get_predictor, get_registry, predict,
@@ -113,7 +113,7 @@ def model_unavailable(error):
     return render_template("error.html", message="모델을 불러오지 못했습니다. 관리자에게 문의하세요."), 503
 
 
-@bp.errorhandler(batching.Busy)
+@bp.errorhandler(microbatch.Busy)
 def busy(error):
     """Too many requests right now: say so in Korean, 503, and when to try again."""
     message = "지금은 사용자가 많아 처리하지 못했습니다. 잠시 후 다시 시도해 주세요."

@@ -53,7 +53,7 @@ def init_app(app) -> None:
 
 
 def batcher_options(config) -> dict:
-    """The micro-batcher settings (see batching.MicroBatcher), reporting to the metrics."""
+    """The micro-batcher settings (see microbatch.MicroBatcher), reporting to the metrics."""
     return {"max_batch_items": config["BATCH_MAX_ROWS"],
             "token_budget": config["BATCH_TOKEN_BUDGET"],
             "max_wait_ms": config["BATCH_MAX_WAIT_MS"],
@@ -101,7 +101,7 @@ def get_predictor(task):
 
 
 def predict(predictor, inputs) -> list:
-    """predictor.predict(inputs), each result with the model name (batching.Busy when too busy)."""
+    """predictor.predict(inputs), each result with the model name (microbatch.Busy when too busy)."""
     log_inputs(predictor.task, inputs)
     return [{**result, "model": predictor.name} for result in predictor.predict(inputs)]
 

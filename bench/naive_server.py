@@ -16,6 +16,7 @@ from transformers import pipeline
 import models
 import serving
 from main import DEFAULTS
+from model_files import read_serving_info, serving_setting
 from preprocessing import clean_if
 
 WARM_UP = {models.SENTIMENT: "안녕하세요", models.SIMILARITY: {"text": "안녕하세요", "text_pair": "반갑습니다"}}
@@ -28,9 +29,9 @@ class NaiveModel:
         options = {"dtype": models.DTYPES[dtype]} if dtype else {}  # default: as stored
         self.pipe = pipeline("text-classification", model=location,
                              device=models.resolve_device(device), **options)
-        info = models.read_serving_info(location)
-        self.cleaning = bool(info.get("clean", True))
-        self.align_numbers = bool(info.get("align_numbers", False))
+        info = read_serving_info(location)
+        self.cleaning = bool(serving_setting(info, "clean"))
+        self.align_numbers = bool(serving_setting(info, "align_numbers"))
         self.max_length = max_length or min(models.DEFAULT_MAX_LENGTH,
                                             self.pipe.model.config.max_position_embeddings)
         self.options = {"function_to_apply": "none"} if task == models.SIMILARITY else {}

@@ -21,13 +21,14 @@ os.environ["FLASK_FEEDBACK_DATABASE_URL"] = f"sqlite:///{TEST_INSTANCE / 'feedba
 
 import pytest  # noqa: E402
 
-pytest.register_assert_rewrite("contract", "live_server")  # helper modules' asserts explain
+pytest.register_assert_rewrite("contract", "live_server", "page_forms")  # helper modules' asserts explain
 import torch  # noqa: E402
 from transformers import AutoTokenizer, ElectraConfig, ElectraForSequenceClassification  # noqa: E402
 
 from live_server import free_port, running  # noqa: E402
 from main import create_app  # noqa: E402
 from training.tokenizer import train_tokenizer  # noqa: E402
+from training_helpers import NEGATIVE, POSITIVE, review_rows, run_finetune, write_tsv  # noqa: E402
 
 # The tiny models gain nothing from threads, and a long training may be using every core.
 torch.set_num_threads(1)
@@ -306,3 +307,55 @@ def redis_server():
     finally:
         server.stop()
         shutil.rmtree(server.directory, ignore_errors=True)
+
+
+# The training tests' synthetic data, tokenizer and tiny fine-tuned models (training_helpers.py).
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory):
+    """A miniature ../shared/data with the real file layouts."""
+    root = tmp_path_factory.mktemp("data")
+    header = ("id", "document", "label")
+    write_tsv(root / "nsmc" / "ratings_train.txt", header, review_rows(200, 1) + [(999, "", 0)])
+    write_tsv(root / "nsmc" / "ratings_test.txt", header, review_rows(40, 2) + [(998, '"따옴표로 시작', 1)])
+    sts_header = ("genre", "filename", "year", "id", "score", "sentence1", "sentence2")
+    pairs = [("main", "f", "2012", i, f"{(i % 6) * 5 / 5:.1f}", POSITIVE[i % 5], NEGATIVE[(i * 3) % 5])
+             for i in range(60)]
+    write_tsv(root / "korsts" / "sts-train.tsv", sts_header, pairs)
+    write_tsv(root / "korsts" / "sts-dev.tsv", sts_header, pairs[:20])
+    paws = [(i, POSITIVE[i % 5], POSITIVE[(i + 1) % 5], i % 2) for i in range(10)]
+    write_tsv(root / "extra" / "paws" / "dev_2k.tsv", ("id", "sentence1", "sentence2", "label"), paws)
+    write_tsv(root / "extra" / "paws" / "test_2k.tsv", ("id", "sentence1", "sentence2", "label"), paws)
+    questions = [(NEGATIVE[i % 5], NEGATIVE[(i + 2) % 5], i % 2) for i in range(10)]
+    for name in ("train.tsv", "dev.tsv"):
+        write_tsv(root / "extra" / "question-pair" / name, ("question1", "question2", "is_duplicate"), questions)
+    nli = [{"premise": POSITIVE[i % 5], "hypothesis": (POSITIVE if i % 3 == 0 else NEGATIVE)[(i + 1) % 5],
+            "gold_label": ("entailment", "neutral", "contradiction")[i % 3]} for i in range(30)]
+    (root / "klue-nli").mkdir()
+    for part, rows in (("train", nli), ("dev", nli[:12])):
+        (root / "klue-nli" / f"klue-nli-v1.1_{part}.json").write_text(json.dumps(rows, ensure_ascii=False))
+    klue = ["sentence1,sentence2,label"] + [f"{a},{b},{score}" for _, _, _, _, score, a, b in pairs[:40]]
+    (root / "klue-sts").mkdir()
+    (root / "klue-sts" / "klue-sts-v1.1_train.csv").write_text("\n".join(klue) + "\n", encoding="utf-8")
+    corpus = [row[1] for row in review_rows(300, 3)]
+    (root / "pretrain").mkdir()
+    (root / "pretrain" / "movie_reviews.txt").write_text("\n".join(corpus) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tokenizer_dir(tmp_path_factory):
+    """A tiny WordPiece tokenizer trained on the synthetic reviews."""
+    texts = [row[1] for row in review_rows(300, 4)] * 3
+    tokenizer = train_tokenizer(texts, vocab_size=200, min_frequency=1, limit_alphabet=500)
+    path = tmp_path_factory.mktemp("tokenizer")
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, data_root, tokenizer_dir):
+    """Tiny sentiment and similarity models fine-tuned from random init."""
+    root = tmp_path_factory.mktemp("runs")
+    for task in ("sentiment", "similarity"):
+        run_finetune(task, data_root, tokenizer_dir, root / task)
+    return root

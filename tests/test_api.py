@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from batching import Overloaded, Timeout
 from contract import assert_error, assert_sentiment_result, assert_similarity_result
 from main import create_app
+from microbatch import Overloaded, Timeout
 
 SENTIMENT = "/api/v1/sentiment"
 SIMILARITY = "/api/v1/similarity"

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from test_batch import JOB_URL, result_rows, run_job, upload, wait_done
+from test_batch_views import JOB_URL, result_rows, run_job, upload, wait_done
 
 R0, R1, R2 = "이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "재밌다, 정말 최고의 영화"  # R2: a comma
 A, B = "오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요"

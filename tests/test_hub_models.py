@@ -9,7 +9,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Elec
 from conftest import put_in_hub_cache, save_tiny_model
 import ngrams
 from main import create_app
-from models import ModelLoadError, read_serving_info, sentiment_label_names
+from model_files import read_serving_info
+from models import ModelLoadError, sentiment_label_names
 from preprocessing import clean
 from serving import ROOT
 from test_main import startup_failure

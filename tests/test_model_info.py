@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import model_files
 import model_info
 
 CARD = """# name
@@ -93,17 +94,9 @@ def test_metric_rows_from_dev_and_saved_evaluations(tmp_path):
     assert model_info.metric_rows(tmp_path / "none", "m") == []
 
 
-def test_data_label_keeps_the_folder_that_tells_same_named_files_apart():
-    assert model_info.data_label("../shared/data/korsts/sts-dev.tsv") == "korsts/sts-dev.tsv"
-    assert model_info.data_label("../shared/data/extra/stylekqc/sts-dev.tsv") == "stylekqc/sts-dev.tsv"
-    assert model_info.data_label("sts-dev.tsv") == "sts-dev.tsv"
-    held_out = {"task": "similarity", "data": "d/klue-sts/train.csv", "held_out": True}
-    assert model_info.evaluation_data(held_out) == "klue-sts/train.csv (held-out 10%)"
-
-
 def write_summary(directory, summary) -> None:
     """A summary_ko.json in directory, as the export step or a person writes it."""
-    (directory / model_info.SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False),
+    (directory / model_files.SUMMARY_FILE).write_text(json.dumps(summary, ensure_ascii=False),
                                                      encoding="utf-8")
 
 
@@ -186,6 +179,11 @@ def test_served_models_have_a_korean_summary(task):
     if not (directory / "config.json").exists():
         pytest.skip(f"no model in {directory}")
     summary = model_info.read_summary(directory)
-    assert summary is not None, f"{directory / model_info.SUMMARY_FILE} is missing or malformed"
+    assert summary is not None, f"{directory / model_files.SUMMARY_FILE} is missing or malformed"
     for text in [summary["what"], summary["how"], *summary["notes"]]:
         assert re.search("[가-힣]", text) and "--" not in text  # Korean, no option names
+
+
+def test_every_plot_served_has_a_korean_caption():
+    served = {name for names in model_files.PLOTS.values() for name in names}
+    assert served == set(model_info.PLOT_CAPTIONS)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import models
-from ngrams import NGRAM_FILE, HashedNgramModel
+from model_files import NGRAM_FILE
+from ngrams import HashedNgramModel
 
 POSITIVE = ["정말 재밌다 최고", "배우 연기 최고 감동", "또 보고 싶다 재밌다", "감동 최고의 영화"]
 NEGATIVE = ["시간 낭비 최악", "지루하다 돈 아깝다", "최악의 영화 지루", "다신 안 봄 낭비"]

@@ -4,7 +4,7 @@ import warnings
 import pytest
 
 from conftest import synthetic_outputs
-from model_info import PLOTS
+from model_files import PLOTS
 from training import plots
 
 
@@ -43,3 +43,22 @@ def test_plots_draw_every_glyph(task, font, tmp_path, request):
         paths = plots.write_plots(task, synthetic_outputs(task), tmp_path)
     assert [path.name for path in paths] == list(PLOTS[task])
     assert all(path.read_bytes().startswith(b"\x89PNG") for path in paths)
+
+
+def test_threshold_plot_marks_the_served_threshold():
+    figure = plots.threshold_metrics_plot({"gold": [0.0, 1.0, 3.5, 4.0], "predicted": [0.5, 3.2, 2.9, 4.5]})
+    (axes,) = figure.axes
+    assert [line.get_label() for line in axes.get_lines()] == [  # Korean where a Korean font is installed
+        plots.label("precision"), plots.label("recall"), plots.label("F1"),
+        plots.label("served_threshold", t="3.0")]
+    assert list(axes.get_lines()[-1].get_xdata()) == [3.0, 3.0]
+    # At threshold 3.0: one of the two predicted similar pairs is gold-similar, one of two found.
+    thresholds, f1 = axes.get_lines()[2].get_data()
+    assert f1[list(thresholds).index(3.0)] == pytest.approx(0.5)
+
+
+def test_accuracy_by_length_bands_count_every_review():
+    outputs = {"labels": [1, 0, 1, 1], "predictions": [1, 1, 1, 0], "lengths": [0, 15, 15, 200]}
+    (axes,) = plots.accuracy_by_length_plot(outputs).axes
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["0–10", "11–20", "81+"]
+    assert [bar.get_height() for bar in axes.patches] == [1.0, 0.5, 0.0]

@@ -1,7 +1,11 @@
 """The trained models in running_model/, served by the app; skipped until they exist."""
+import json
+from pathlib import Path
+
 import pytest
 
 from main import create_app
+from models import load_predictor
 from serving import ROOT
 
 
@@ -47,3 +51,20 @@ def test_real_similarity_reads_a_number_in_words_as_its_digits(real_client):
              ["회의는 내일 오후 3시에 시작합니다", "내일 오후 3시에 회의가 열립니다"]]
     words, digits = real_client.post("/api/v1/similarity", json={"pairs": pairs}).json["results"]
     assert words["cleaned"] == pairs[1] and words["score"] == pytest.approx(digits["score"], abs=1e-4)
+
+
+REAL_MODELS = Path(__file__).resolve().parent.parent / "running_model"
+
+
+@pytest.mark.parametrize("task", ["sentiment", "similarity"])
+def test_embedded_model_is_a_complete_small_artifact_with_a_card(task):
+    directory = REAL_MODELS / task
+    if not (directory / "config.json").is_file():
+        pytest.skip(f"running_model/{task} has no trained model yet")
+    weights = list(directory.glob("*.safetensors"))
+    assert weights and all(path.stat().st_size <= 30 * 2**20 for path in weights)
+    serving = json.loads((directory / "serving.json").read_text())
+    assert serving["task"] == task and isinstance(serving["clean"], bool)
+    card = (directory / "README.md").read_text()
+    assert "## Evaluation" in card and "python -m training." in card
+    assert load_predictor(directory, task).task == task

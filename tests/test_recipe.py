@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from test_selftrain import imported_encoder, planted_corpus  # noqa: F401
-from test_training import data_root, tokenizer_dir  # noqa: F401
 import hardware
 from training import data, precision, selftrain
 from training.dedup import loose_key

@@ -10,13 +10,12 @@ import torch
 from transformers import AutoTokenizer, ElectraConfig, ElectraModel
 
 from models import load_predictor
-from test_training import (NO_EXTRA_PAIRS, RANDOM_INIT, TINY, data_root, run_finetune,  # noqa: F401
-                           tokenizer_dir)
 from training import baselines, dapt, data, finetune, ngram, pseudolabel, teacher
 from training.dedup import exact_key, held_out_keys, loose_key
 from training.soft_labels import mixed_loss, read_pseudo_labels, soft_cross_entropy
+from training_helpers import NO_EXTRA_PAIRS, RANDOM_INIT, TINY, run_finetune
 
-# Three phrases each: the synthetic NSMC reviews join two (test_training.review_rows), so none of these matches one.
+# Three phrases each: the synthetic NSMC reviews join two (training_helpers.review_rows), so none of these matches one.
 NOVEL = ["정말 재밌다 최고의 영화 또 보고 싶다", "감동적이고 좋았다 또 보고 싶다 배우 연기 훌륭함", "시간 낭비 너무 지루하다 돈 아깝다",
          "최악의 영화 다신 안 봄 시간 낭비", "배우 연기 훌륭함 정말 재밌다 최고의 영화"]
 
@@ -266,3 +265,44 @@ def test_dapt_reads_no_held_out_review_and_adapts_the_encoder(data_root, importe
     assert not torch.equal(before, after)  # the encoder itself was trained, not only the new head
     run_finetune("sentiment", data_root, tokenizer_dir, tmp_path / "ft", "--init", str(out / "encoder"))
     assert load_predictor(tmp_path / "ft" / "best", "sentiment").config.hidden_size == 16
+
+
+def test_teacher_probabilities_are_out_of_fold():
+    # Random labels on random texts: a classifier fitted on them memorises them, but one that
+    # never saw a text can only guess, so out-of-fold probabilities stay near chance.
+    rng = random.Random(0)
+    texts = ["".join(rng.choice("가나다라마바사아자차") for _ in range(12)) for _ in range(200)]
+    labels = [rng.randint(0, 1) for _ in texts]
+    out_of_fold = baselines.out_of_fold_probabilities(texts, labels, folds=4)
+    in_sample = baselines.sentiment_classifier().fit(texts, labels).predict_proba(texts)
+    rows = range(len(texts))
+    assert out_of_fold.shape == (200, 2) and all(abs(sum(row) - 1) < 1e-6 for row in out_of_fold)
+    assert sum(in_sample[i][labels[i]] for i in rows) / 200 > 0.62
+    assert sum(out_of_fold[i][labels[i]] for i in rows) / 200 < 0.55
+
+
+def test_soft_cross_entropy_matches_cross_entropy_on_one_hot_targets():
+    logits = torch.tensor([[2.0, -1.0], [0.5, 0.3]])
+    one_hot = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([1, 0]))
+    assert torch.isclose(finetune.soft_cross_entropy(logits, one_hot), expected)
+
+
+def test_distillation_trains_on_the_teachers_soft_labels(data_root, tokenizer_dir, tmp_path):
+    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--tokenizer",
+                                str(tokenizer_dir), "--out", str(tmp_path), "--epochs", "1",
+                                "--distill_weight", "0.5", "--teacher_folds", "2", *TINY])
+    trainer = finetune.Trainer(args)
+    teacher = trainer.train["teacher"]
+    assert len(teacher) == len(trainer.train["labels"]) and all(abs(sum(p) - 1) < 1e-6 for p in teacher)
+    batch = finetune.collate(trainer.train, [0, 1, 2], trainer.pad_id, regression=False)
+    assert batch["teacher"].shape == (3, 2)
+    assert math.isfinite(trainer.train_step(batch))
+    trainer.run()
+    assert (tmp_path / "best" / "model.safetensors").is_file()
+
+
+def test_distillation_is_refused_for_similarity(tokenizer_dir):
+    with pytest.raises(ValueError, match="sentiment task only"):
+        finetune.parse_args(["--task", "similarity", "--tokenizer", str(tokenizer_dir),
+                             "--distill_weight", "0.5"])

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
-from models import SERVING_FILE
+from model_files import TRAIN_ARGS_FILE, read_serving_info, write_serving_info
 
 AVERAGED_KEY = "averaged"
 
@@ -70,13 +70,13 @@ def average(args: AverageArgs) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     model.save_pretrained(out)
     AutoTokenizer.from_pretrained(first).save_pretrained(out)
-    serving = json.loads((first / SERVING_FILE).read_text())
+    serving = read_serving_info(first)
     # The average is a model of its own: evaluations and cards name it, not its first source.
-    (out / SERVING_FILE).write_text(json.dumps({**serving, "name": out.name}, indent=2))
-    train_args = json.loads((first / "train_args.json").read_text())
+    write_serving_info(out, {**serving, "name": out.name})
+    train_args = json.loads((first / TRAIN_ARGS_FILE).read_text())
     train_args[AVERAGED_KEY] = [{"model": str(path), "weight": weight}
                                 for path, weight in zip(args.models, weights)]
-    (out / "train_args.json").write_text(json.dumps(train_args, indent=2))
+    (out / TRAIN_ARGS_FILE).write_text(json.dumps(train_args, indent=2))
     return out
 
 

@@ -7,6 +7,8 @@
 Both files must hold the same examples in the same order. The examples are resampled with
 replacement, and the headline metric of B minus that of A is taken on each resample: the report
 gives the difference on all examples, its 95% interval, and the share of resamples where B wins.
+On 0–5 similarity scores `fine_grading` reports the same for the Spearman within the pairs whose
+gold score is at least 2.5 (training.metrics.fine_grading), from the same resamples.
 """
 import json
 from dataclasses import dataclass, field
@@ -16,6 +18,8 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 from transformers import HfArgumentParser
+
+from training.metrics import FINE_GRADING_FROM
 
 
 @dataclass
@@ -33,6 +37,12 @@ def headline_of(outputs, index) -> float:
     if outputs["task"] == "similarity":
         return spearmanr(outputs["gold"][index], outputs["predicted"][index]).statistic
     return float(np.mean(outputs["labels"][index] == outputs["predictions"][index]))
+
+
+def fine_grading_of(outputs, index) -> float:
+    """Spearman within the pairs at index whose gold score is at least FINE_GRADING_FROM."""
+    index = index[outputs["gold"][index] >= FINE_GRADING_FROM]
+    return spearmanr(outputs["gold"][index], outputs["predicted"][index]).statistic
 
 
 def as_arrays(outputs) -> dict:
@@ -54,19 +64,26 @@ def check_same_examples(a, b) -> None:
 
 
 def compare(a, b, resamples=2000, seed=0) -> dict:
-    """B's headline metric minus A's: on all examples, and over paired bootstrap resamples."""
+    """B's headline metric minus A's (and the fine-grading Spearman's, on 0–5 scores): on all
+    examples, and over paired bootstrap resamples."""
     a, b = as_arrays(a), as_arrays(b)
     check_same_examples(a, b)
     every = np.arange(len(gold_of(a)))
     rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(resamples):
-        index = rng.choice(every, size=len(every), replace=True)
-        gains.append(headline_of(b, index) - headline_of(a, index))
+    samples = [rng.choice(every, size=len(every), replace=True) for _ in range(resamples)]
+    result = {"task": a["task"], "n": len(every), **gain_report(headline_of, a, b, every, samples)}
+    if "gold" in a:
+        result["fine_grading"] = gain_report(fine_grading_of, a, b, every, samples)
+    return result | {"resamples": resamples}
+
+
+def gain_report(metric, a, b, every, samples) -> dict:
+    """The metric for A and B on all examples, B's gain, its 95% interval and B's share of wins."""
+    gains = np.asarray([metric(b, index) - metric(a, index) for index in samples])
     low, high = np.percentile(gains, [2.5, 97.5])
-    return {"task": a["task"], "n": len(every), "score_a": headline_of(a, every), "score_b": headline_of(b, every),
-            "gain": headline_of(b, every) - headline_of(a, every), "interval_95": [low, high],
-            "b_wins_share": float(np.mean(np.asarray(gains) > 0)), "resamples": resamples}
+    return {"score_a": float(metric(a, every)), "score_b": float(metric(b, every)),
+            "gain": float(metric(b, every) - metric(a, every)), "interval_95": [float(low), float(high)],
+            "b_wins_share": float(np.mean(gains > 0))}
 
 
 def main(argv=None):

@@ -164,6 +164,21 @@ def load_eval_data(task, path, held_out=False) -> pd.DataFrame:
     return frame
 
 
+def shaped_like(scores, reference_scores, seed=42) -> np.ndarray:
+    """Positions of the largest seeded sample of scores that fills the one-point bins 0–1 … 4–5 in
+    the shares reference_scores fill them (KLUE-STS's held-out tenth shaped like KorSTS dev)."""
+    def bin_of(values):
+        return np.minimum(np.floor(np.asarray(values, dtype=float)), 4).astype(int)
+    shares = np.bincount(bin_of(reference_scores), minlength=5) / len(reference_scores)
+    bins = bin_of(scores)
+    available = np.bincount(bins, minlength=5)
+    size = min(available[b] / shares[b] for b in range(5) if shares[b] > 0)
+    rng = np.random.default_rng(seed)
+    chosen = [rng.choice(np.flatnonzero(bins == b), size=int(round(size * shares[b])), replace=False)
+              for b in range(5) if shares[b] > 0]
+    return np.sort(np.concatenate(chosen))
+
+
 def load_paraphrase_pairs(root) -> pd.DataFrame:
     """The extra labeled pair sets as binary paraphrase pairs (label 1 = same meaning)."""
     root = Path(root) / "extra"

@@ -20,8 +20,10 @@
 --dtype (default auto) computes in the dtype the app serves in on this host (models.compute_dtype:
 bf16 on a CPU with AMX or AVX-512 BF16, fp32 on other CPUs, fp16 on CUDA); the output records it.
 --plots DIR also draws the evaluation plots (training/plots.py) into DIR. On 0–5 similarity data
-the output also holds `calibration`: the pairs in half-point bins of predicted score, with the
-annotators' mean score in each (training.metrics.calibration_table).
+the metrics hold `fine_grading` (the correlations within the pairs scored 2.5 or more), and the
+output holds `calibration`: the pairs in half-point bins of predicted score, with the annotators'
+mean score in each (training.metrics.calibration_table). On KLUE-STS's held-out tenth the metrics
+also hold `korsts_shaped`: the same on a sample of it spread over the 0–5 scale as KorSTS dev is.
 """
 import json
 import time
@@ -127,6 +129,21 @@ def score_similarity(outputs) -> dict:
     return similarity_metrics(outputs["gold"], outputs["predicted"])
 
 
+MIN_SHAPED_PAIRS = 50
+
+
+def korsts_shaped(outputs) -> dict | None:
+    """The metrics on the sample of the pairs whose scores are spread as KorSTS dev's are (the
+    KLUE-STS tenth leans to unrelated and near-identical pairs), or None without KorSTS dev."""
+    reference = data.data_dir() / "korsts" / "sts-dev.tsv"
+    if not reference.exists():
+        return None
+    index = data.shaped_like(outputs["gold"], data.load_korsts(reference)["score"])
+    if len(index) < MIN_SHAPED_PAIRS:
+        return None  # too few pairs in some score band to shape a sample worth a correlation
+    return similarity_metrics([outputs["gold"][i] for i in index], [outputs["predicted"][i] for i in index])
+
+
 def numeral_outputs(predictor, frame) -> tuple:
     """(metrics of the pairs with numbers as written, then spelled out, and the change; outputs)."""
     originals, variants = numerals.variant_pairs(frame)
@@ -224,6 +241,8 @@ def evaluate(args: EvaluateArgs) -> dict:
         metrics = score_similarity(outputs)
         if "gold" in outputs:
             calibration = calibration_table(outputs["gold"], outputs["predicted"])
+        if "gold" in outputs and args.held_out:
+            metrics["korsts_shaped"] = korsts_shaped(outputs)
     if args.save_outputs:
         Path(args.save_outputs).write_text(json.dumps({"task": args.task, **outputs}))
     if args.plots:

@@ -15,17 +15,14 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
-from model_info import EVALUATIONS_FILE, PLOT_DIR, SUMMARY_FILE, evaluation_data
-from models import SERVING_FILE
-from ngrams import NGRAM_FILE
+from model_files import (CARD_FILE, DEV_METRICS_FILE, EVALUATIONS_FILE, IMPORT_FILE, NGRAM_FILE, PLOT_DIR,
+                         PLOTS, SERVING_FILE, SIMILARITY, SUMMARY_FILE, TRAIN_ARGS_FILE, evaluation_data,
+                         write_serving_info)
 from training.average import AVERAGED_KEY
 from training.contrasts import EDIT_KINDS
 from training.metrics import headline
 
 MAX_SHARD = "30MB"
-# training.import_e5's record of the conversion. An export from e5 weights carries it, so a later
-# stage trained from the exported directory still knows where its weights come from.
-IMPORT_FILE = "import.json"
 # Serve int8 on a CPU (QUANTIZE's default) only if it costs at most this much of the headline
 # metric (accuracy or Spearman) on the same data.
 INT8_TOLERANCE = 0.005
@@ -45,7 +42,7 @@ class ExportArgs:
     ngram: str = field(default=None, metadata={"help": "Sentiment: a training.ngram model (.safetensors) to serve beside the weights as an ensemble member."})
     ngram_weight: float = field(default=0.5, metadata={"help": "With --ngram: its weight in P(positive) (serving.json `ngram_weight`; choose it on dev)."})
     quantize: Optional[bool] = field(default=None, metadata={"help": "serving.json `quantize` (int8 on a CPU); default: true unless the evaluations show int8 losing accuracy."})
-    summary_ko: str = field(default=None, metadata={"help": "A JSON file with the Korean summary the model page shows (model_info.SUMMARY_FILE: what, how, notes)."})
+    summary_ko: str = field(default=None, metadata={"help": "A JSON file with the Korean summary the model page shows (model_files.SUMMARY_FILE: what, how, notes)."})
 
     def __post_init__(self):
         if self.ngram and not 0 < self.ngram_weight < 1:
@@ -78,7 +75,7 @@ def lineage(train_args) -> list:
 
 def read_train_args(directory) -> dict:
     """A model directory's train_args.json, or {} where it has none."""
-    path = Path(directory) / "train_args.json"
+    path = Path(directory) / TRAIN_ARGS_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -208,19 +205,19 @@ def training_lines(train_args, dev) -> list:
     """The card's training section: one run, or the runs a weight average was made of."""
     sources = train_args.get(AVERAGED_KEY)
     if not sources:
-        return [*selection_lines(train_args, dev), "- Full arguments in `train_args.json`."]
+        return [*selection_lines(train_args, dev), f"- Full arguments in `{TRAIN_ARGS_FILE}`."]
     lines = ["- A weight average (`training.average`) of "
              + ", ".join(f"`{source['model']}` ({source['weight']:g})" for source in sources)
-             + "; the first one's arguments are in `train_args.json`. The average itself was "
+             + f"; the first one's arguments are in `{TRAIN_ARGS_FILE}`. The average itself was "
              "not trained further, so it has no checkpoint of its own: it is scored under Evaluation."]
     for source in sources:
         directory = Path(source["model"])
-        if not (directory / "dev_metrics.json").is_file():  # itself an average, e.g. an earlier export
+        if not (directory / DEV_METRICS_FILE).is_file():  # itself an average, e.g. an earlier export
             lines.append(f"- `{directory}`: no training run of its own selected it (a weight average); "
-                         "its README.md says how it was made.")
+                         f"its {CARD_FILE} says how it was made.")
             continue
-        source_args = json.loads((directory / "train_args.json").read_text())
-        source_dev = json.loads((directory / "dev_metrics.json").read_text())
+        source_args = json.loads((directory / TRAIN_ARGS_FILE).read_text())
+        source_dev = json.loads((directory / DEV_METRICS_FILE).read_text())
         lines += selection_lines(source_args, source_dev, prefix=f"`{directory}`: ")
     return lines
 
@@ -314,7 +311,7 @@ NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pa
 def export(args: ExportArgs):
     """Write the fp16 model, tokenizer, serving metadata and card to args.out."""
     source = Path(args.model)
-    train_args = json.loads((source / "train_args.json").read_text())
+    train_args = json.loads((source / TRAIN_ARGS_FILE).read_text())
     chain = lineage(train_args)
     stages = [stage for each in lineages(train_args) for stage in each]
     if any(Path(stage).resolve() == Path(args.out).resolve() for stage in stages):
@@ -334,26 +331,25 @@ def export(args: ExportArgs):
         serving["ngram_weight"] = args.ngram_weight
     if args.summary_ko:
         shutil.copy(args.summary_ko, Path(args.out) / SUMMARY_FILE)
-    if serving["task"] == "similarity":
+    if serving["task"] == SIMILARITY:
         serving["symmetric"] = args.symmetric
         serving["align_numbers"] = args.align_numbers
-    Path(args.out, SERVING_FILE).write_text(json.dumps(serving, indent=2, ensure_ascii=False))
-    shutil.copy(source / "train_args.json", Path(args.out) / "train_args.json")
-    if imported_from_e5(chain):
+    write_serving_info(args.out, serving)
+    shutil.copy(source / TRAIN_ARGS_FILE, Path(args.out) / TRAIN_ARGS_FILE)
+    if imported_from_e5(chain):  # so a stage trained from the export still knows its weights' source
         shutil.copy(Path(chain[-1]) / IMPORT_FILE, Path(args.out) / IMPORT_FILE)
     dev = {}
-    if (source / "dev_metrics.json").is_file():  # a weight average has none of its own
-        shutil.copy(source / "dev_metrics.json", Path(args.out) / "dev_metrics.json")
-        dev = json.loads((source / "dev_metrics.json").read_text())
+    if (source / DEV_METRICS_FILE).is_file():  # a weight average has none of its own
+        shutil.copy(source / DEV_METRICS_FILE, Path(args.out) / DEV_METRICS_FILE)
+        dev = json.loads((source / DEV_METRICS_FILE).read_text())
     plots = copy_plots(args.plots, args.out, serving["task"]) if args.plots else []
     save_evaluations(args.evaluations, args.out)
     card = model_card(args, model.config, train_args, dev, serving) + plots_section(plots)
-    Path(args.out, "README.md").write_text(card)
+    Path(args.out, CARD_FILE).write_text(card)
 
 
 def copy_plots(source, out, task) -> list:
     """Copy the task's evaluation plots found in source to out/plots; the names copied."""
-    from training.plots import PLOTS  # the names the app serves (model_info.PLOTS)
     names = [name for name in PLOTS[task] if Path(source, name).is_file()]
     if not names:
         raise FileNotFoundError(f"no {task} plots ({', '.join(PLOTS[task])}) in {source}")

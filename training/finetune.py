@@ -36,7 +36,7 @@ from tqdm import tqdm
 from transformers import (AutoTokenizer, ElectraConfig, ElectraForSequenceClassification,
                           get_linear_schedule_with_warmup)
 
-from models import SERVING_FILE
+from model_files import DEV_METRICS_FILE, SERVING_FILE, TRAIN_ARGS_FILE
 from preprocessing import clean_if
 from training import contrasts, data, numerals
 from training.arguments import parse_with_config
@@ -108,6 +108,7 @@ class FinetuneArgs:
     mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 on a GPU or CPU that has it, else none; `accelerate launch --mixed_precision` wins), no, bf16 or fp16."})
     extra_train: str = field(default=None, metadata={"help": "A TSV in the task's NSMC or KorSTS format (`flask --app main feedback export`) added to the training data, minus texts of dev or the held-out set."})
     max_train_examples: int = field(default=0, metadata={"help": "Use only this many training examples (0 = all)."})
+    skip_train_examples: int = field(default=0, metadata={"help": "Skip the first N training examples (a student reading the reviews round 0 did not reach)."})
     max_dev_examples: int = field(default=0, metadata={"help": "Use only this many dev examples (0 = all)."})
     threads: int = field(default=0, metadata={"help": "torch CPU threads (0 = all cores)."})
 
@@ -200,6 +201,7 @@ def load_splits(args: FinetuneArgs):
     else:
         train = sts_train_pairs(root, args)
         dev = data.load_korsts(root / "korsts" / "sts-dev.tsv")
+    train = train.iloc[args.skip_train_examples:]
     if args.max_train_examples:
         train = train.iloc[:args.max_train_examples]
     if args.max_dev_examples:
@@ -407,8 +409,8 @@ def save_model(model, tokenizer, args, directory, metrics):
     tokenizer.save_pretrained(directory)
     serving = {"name": Path(args.out).name, "task": args.task, "clean": args.clean}
     Path(directory, SERVING_FILE).write_text(json.dumps(serving, indent=2))
-    Path(directory, "train_args.json").write_text(json.dumps(asdict(args), indent=2))
-    Path(directory, "dev_metrics.json").write_text(json.dumps(metrics, indent=2))
+    Path(directory, TRAIN_ARGS_FILE).write_text(json.dumps(asdict(args), indent=2))
+    Path(directory, DEV_METRICS_FILE).write_text(json.dumps(metrics, indent=2))
 
 
 def teacher_probabilities(train, args):

@@ -24,6 +24,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from tqdm import tqdm
 from transformers import ElectraConfig, ElectraModel, PreTrainedTokenizerFast
 
+from model_files import IMPORT_FILE
 from preprocessing import clean
 from training import data
 from training.arguments import parse_with_config
@@ -368,7 +369,7 @@ def import_e5(args: ImportArgs) -> dict:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     summary.update(source=str(source), parameters=sum(p.numel() for p in model.parameters()))
-    (out / "import.json").write_text(json.dumps({**summary, "note": SOURCE_NOTE}, indent=2))
+    (out / IMPORT_FILE).write_text(json.dumps({**summary, "note": SOURCE_NOTE}, indent=2))
     return summary
 
 

@@ -5,6 +5,10 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, mean_squared_error, roc_auc_score
 
 SIMILAR_THRESHOLD = 3.0
+# Fine grading: how well a model ranks the pairs a user asks "how similar?" about, those the
+# annotators scored 2.5 or more. Overall correlation mostly rewards telling unrelated pairs from
+# related ones; within these pairs it has to grade near-paraphrases.
+FINE_GRADING_FROM = 2.5
 
 
 def sentiment_metrics(labels, predictions, classes=2) -> dict:
@@ -20,16 +24,29 @@ def correlation(value) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def correlations(gold, predicted) -> dict:
+    """Pearson and Spearman, None where undefined (fewer than two pairs or constant values)."""
+    if len(gold) < 2 or len(set(predicted)) < 2 or len(set(gold)) < 2:
+        return {"pearson": None, "spearman": None, "n": len(gold)}  # scipy would warn and give NaN
+    return {"pearson": correlation(pearsonr(gold, predicted).statistic),
+            "spearman": correlation(spearmanr(gold, predicted).statistic), "n": len(gold)}
+
+
+def fine_grading(gold, predicted) -> dict:
+    """Pearson and Spearman within the pairs whose gold score is at least FINE_GRADING_FROM."""
+    kept = [(score, guess) for score, guess in zip(gold, predicted) if score >= FINE_GRADING_FROM]
+    return correlations([score for score, _ in kept], [guess for _, guess in kept])
+
+
 def similarity_metrics(gold, predicted) -> dict:
-    """Pearson, Spearman, MSE and the F1 of the binary decision score >= 3.0."""
+    """Pearson, Spearman, MSE, the F1 of the binary decision score >= 3.0, and fine grading."""
     gold_binary = [score >= SIMILAR_THRESHOLD for score in gold]
     predicted_binary = [score >= SIMILAR_THRESHOLD for score in predicted]
-    constant = len(set(predicted)) < 2  # scipy warns and returns NaN; say so plainly instead
-    return {"pearson": None if constant else correlation(pearsonr(gold, predicted).statistic),
-            "spearman": None if constant else correlation(spearmanr(gold, predicted).statistic),
+    overall = correlations(gold, predicted)
+    return {"pearson": overall["pearson"], "spearman": overall["spearman"],
             "mse": float(mean_squared_error(gold, predicted)),
             "binary_f1": float(f1_score(gold_binary, predicted_binary, zero_division=0)),
-            "n": len(gold)}
+            "fine_grading": fine_grading(gold, predicted), "n": len(gold)}
 
 
 def calibration_table(gold, predicted, width=0.5) -> list:
@@ -67,6 +84,12 @@ def paraphrase_metrics(labels, predicted) -> dict:
 
 
 def headline(task, metrics) -> float:
-    """The one number a model is selected on: Spearman or accuracy (-inf when undefined)."""
-    value = metrics["spearman"] if task == "similarity" else metrics["accuracy"]
-    return -math.inf if value is None else value
+    """The one number a model is selected on (-inf when undefined): accuracy, or for similarity
+    the mean of the overall and the fine-grading Spearman, so a choice weighs both (Spearman
+    alone for evaluation files written before fine grading was measured)."""
+    if task != "similarity":
+        return metrics["accuracy"]
+    values = [metrics["spearman"]]
+    if "fine_grading" in metrics:
+        values.append(metrics["fine_grading"]["spearman"])
+    return -math.inf if None in values else sum(values) / len(values)

@@ -3,7 +3,7 @@
 Sentiment: the confusion matrix, a reliability (calibration) curve and accuracy by review
 length. Similarity: predicted against gold scores, both score distributions, and precision /
 recall / F1 of the "similar" verdict against its threshold. The file names are
-model_info.PLOTS, the only plots the app serves from a model directory.
+model_files.PLOTS, the only plots the app serves from a model directory.
 
 The labels are Korean, for the model page, when a font with Hangul is installed (NanumGothic
 from Debian's fonts-nanum, which `make test` installs); without one they are English, since
@@ -21,7 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay, precision_recall_fscore_support  # noqa: E402
 
-from model_info import PLOTS  # noqa: E402
+from model_files import PLOTS  # noqa: E402
 from training.metrics import SIMILAR_THRESHOLD  # noqa: E402
 
 LENGTH_EDGES = (-1, 10, 20, 40, 80, np.inf)  # characters: 0–10, 11–20, 21–40, 41–80, 81+

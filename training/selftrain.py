@@ -10,7 +10,7 @@ and a finished run is a no-op):
   3. round 0: fine-tune the encoder on the gold train split, one epoch (training.finetune)
   4. soft labels for a sample of the unlabeled reviews from the round-0 model + n-gram ensemble
      (training.pseudolabel); the sample is sized from round 0's measured throughput
-  5. the student: round 0 continued on the soft labels and gold reviews, sized to what is left
+  5. the student: round 0 continued on soft labels (a quarter) and the gold reviews round 0 did not reach
   6. per candidate: the n-gram member's weight chosen on dev, the release exported with it
      (training.export), and NSMC test scored once (training.evaluate)
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hardware
+from model_files import CARD_FILE, DEV_METRICS_FILE, IMPORT_FILE
 from training import precision
 from training.arguments import parse_with_config
 from training.paths import runs_dir
@@ -135,7 +136,7 @@ class Recipe:
         if not self.args.encoder:
             import_args = ["--out", encoder, *self.data_options()] + (
                 ["--corpus_lines", self.args.corpus_lines] if self.args.corpus_lines else [])
-            self.step("import", encoder / "import.json", "training.import_e5", *import_args)
+            self.step("import", encoder / IMPORT_FILE, "training.import_e5", *import_args)
         if self.done("import"):
             return encoder
         rate = self.measure_rate(encoder)
@@ -201,7 +202,10 @@ class Recipe:
         if size < MIN_STUDENT_EXAMPLES and not (directory / "done").exists():
             print(f"[selftrain] no student: {size} reviews is too few to pay for itself", flush=True)
             return None
-        pseudo_count = min(self.args.max_pseudo, size // 2)
+        # A quarter soft labels, the rest gold: the split's last reviews, which a round 0 cut short
+        # of the whole split never read.
+        pseudo_count = min(self.args.max_pseudo, size // 4)
+        gold_count = min(size - pseudo_count, TRAIN_REVIEWS)
         pseudo = self.runs / "pseudo.tsv"
         # The report is written after the TSV: its presence says the TSV is whole.
         self.step("pseudolabel", pseudo.with_suffix(".json"), "training.pseudolabel", "--teacher", round0 / "best",
@@ -213,7 +217,7 @@ class Recipe:
                   "--init", round0 / "best", "--out", directory, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
                   "--pseudo_labels", pseudo, "--pseudo_weight", 1.0, "--learning_rate", 3e-5,
                   "--warmup_ratio", 0.05, "--seed", 43, "--evals_per_epoch", 1, "--checkpoint_every", 100,
-                  "--max_train_examples", max(size - pseudo_count, 1))
+                  "--skip_train_examples", TRAIN_REVIEWS - gold_count, "--max_train_examples", gold_count)
         return directory
 
     def test(self, round0, student, ngram):
@@ -230,7 +234,7 @@ class Recipe:
     def release(self, name, candidate, ngram) -> Path:
         """The candidate with the n-gram member beside it, at the weight that scores best on dev."""
         draft, release, dev = self.runs / f"draft-{name}", self.runs / f"release-{name}", self.runs / f"dev-{name}.json"
-        self.step(f"draft_{name}", draft / "README.md", "training.export", "--model", candidate / "best",
+        self.step(f"draft_{name}", draft / CARD_FILE, "training.export", "--model", candidate / "best",
                   "--quantize", "false", "--ngram", ngram, "--ngram_weight", 0.5, "--out", draft,
                   "--name", self.args.name)
         self.step(f"dev_{name}", dev, "training.evaluate", "--task", "sentiment", "--model", draft,
@@ -240,7 +244,7 @@ class Recipe:
         weight = best_weight(json.loads(dev.read_text())["metrics"]["ensemble"]["weight_sweep"])
         print(f"[selftrain] {name}: n-gram weight {weight} (best of 0–0.9 on dev)", flush=True)
         member = ["--ngram", ngram, "--ngram_weight", weight] if weight else []  # 0: the model alone
-        self.step(f"release_{name}", release / "README.md", "training.export", "--model", candidate / "best",
+        self.step(f"release_{name}", release / CARD_FILE, "training.export", "--model", candidate / "best",
                   "--quantize", "false", *member, "--out", release, "--name", self.args.name)
         return release
 
@@ -265,7 +269,7 @@ def default_data_dir():
 
 def dev_score(run_dir) -> float:
     """The dev selection score of a finished fine-tuning run."""
-    return json.loads((Path(run_dir) / "best" / "dev_metrics.json").read_text())["selection"]
+    return json.loads((Path(run_dir) / "best" / DEV_METRICS_FILE).read_text())["selection"]
 
 
 def main(argv=None):
