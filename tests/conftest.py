@@ -28,7 +28,7 @@ from transformers import AutoTokenizer, ElectraConfig, ElectraForSequenceClassif
 from live_server import free_port, running  # noqa: E402
 from main import create_app  # noqa: E402
 from training.tokenizer import train_tokenizer  # noqa: E402
-from training_helpers import NEGATIVE, POSITIVE, review_rows, run_finetune, write_tsv  # noqa: E402
+from training_helpers import NEGATIVE, POSITIVE, TINY_MODEL, review_rows, run_finetune, write_tsv  # noqa: E402
 
 # The tiny models gain nothing from threads, and a long training may be using every core.
 torch.set_num_threads(1)
@@ -344,17 +344,22 @@ def data_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tokenizer_dir(tmp_path_factory):
-    """A tiny WordPiece tokenizer trained on the synthetic reviews."""
+    """A tiny WordPiece tokenizer trained on the synthetic reviews, saved with a tiny random ELECTRA
+    classifier: the model directory the tests' fine-tuning runs start from (--init)."""
     texts = [row[1] for row in review_rows(300, 4)] * 3
     tokenizer = train_tokenizer(texts, vocab_size=200, min_frequency=1, limit_alphabet=500)
     path = tmp_path_factory.mktemp("tokenizer")
     tokenizer.save_pretrained(path)
+    with torch.random.fork_rng():  # seeded here, and other tests' random state left as it was
+        torch.manual_seed(0)
+        config = ElectraConfig(vocab_size=len(tokenizer), **TINY_MODEL)
+        ElectraForSequenceClassification(config).save_pretrained(path)
     return path
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, data_root, tokenizer_dir):
-    """Tiny sentiment and similarity models fine-tuned from random init."""
+    """Tiny sentiment and similarity models fine-tuned from the tiny random model."""
     root = tmp_path_factory.mktemp("runs")
     for task in ("sentiment", "similarity"):
         run_finetune(task, data_root, tokenizer_dir, root / task)

@@ -2,7 +2,7 @@
 import pytest
 from models import SCORE_GRADES_KO
 
-# Every error code the API documents (README.md, "Errors"), by HTTP status.
+# Every error code the API documents (docs/api.md, "JSON API"), by HTTP status.
 ERROR_CODES = {
     400: {"invalid_json", "invalid_type", "missing_field", "unknown_field", "conflicting_fields",
           "empty_text", "empty_after_cleaning", "invalid_text", "empty_batch", "explain_disabled"},

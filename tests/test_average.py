@@ -8,7 +8,7 @@ from transformers import AutoModelForSequenceClassification
 
 import model_info
 from models import load_predictor
-from training import average, export
+from training import average, export, mix
 
 
 def test_average_is_the_weighted_mean_and_refuses_mismatches(trained, tmp_path):
@@ -43,15 +43,15 @@ def test_export_card_of_an_average_names_its_sources_and_their_data(trained, tmp
     first, second = trained / "similarity" / "best", tmp_path / "para"
     shutil.copytree(first, second)
     args = json.loads((second / "train_args.json").read_text())
-    (second / "train_args.json").write_text(json.dumps({**args, "style_paraphrases": 1,
-                                                        "question_paraphrases": True}))
+    (second / "train_args.json").write_text(json.dumps({**args, "mix": {"train": [
+        {"source": "korsts"}, {"source": "stylekqc"}, {"source": "question_pairs", "label": 1}]}}))
     soup = average.average(average.AverageArgs(models=[str(first), str(second)], out=str(tmp_path / "soup")))
     out = tmp_path / "exported"
     export.export(export.ExportArgs(model=str(soup), out=str(out), symmetric=True))
     card = (out / "README.md").read_text()
     assert "A weight average (`training.average`)" in card and f"`{second}` (0.5)" in card
-    assert card.count("Dev metrics at selection") == 2 and export.STYLEKQC_LINE in card
-    assert export.QUESTION_PAIR_LINE in card
+    assert card.count("Dev metrics at selection") == 2 and mix.CARD["stylekqc"] in card
+    assert mix.CARD["question_pairs"] in card
     assert not (out / "dev_metrics.json").exists()  # the average was never selected on dev
     assert model_info.describe(load_predictor(out, "similarity"))["metrics"] == []
     # An average with that average (an exported one, say) among its sources says what it is.

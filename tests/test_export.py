@@ -8,7 +8,7 @@ import pytest
 import model_info
 from model_files import PLOTS
 from models import load_predictor
-from training import export, plots
+from training import export, mix, plots
 
 
 def test_export_writes_fp16_model_with_card_that_serves(trained, tmp_path):
@@ -59,7 +59,8 @@ def test_export_says_a_model_from_e5_weights_is_not_koelectra(trained, tmp_path)
     source = tmp_path / "model"
     shutil.copytree(trained / "similarity" / "best", source)
     train_args = json.loads((source / "train_args.json").read_text())
-    (source / "train_args.json").write_text(json.dumps({**train_args, "init": str(stage), "klue_sts": True}))
+    (source / "train_args.json").write_text(json.dumps({**train_args, "init": str(stage), "mix": {
+        "train": [{"source": "korsts"}, {"source": "klue_sts"}]}}))
     out = tmp_path / "exported"
     export.export(export.ExportArgs(model=str(source), out=str(out), command=["make it"]))
     serving = json.loads((out / "serving.json").read_text())
@@ -90,23 +91,35 @@ def test_export_refuses_to_replace_a_stage_the_model_was_trained_from(trained, t
 
 
 def test_export_of_a_model_trained_from_scratch_says_so(trained, tmp_path):
-    out = tmp_path / "exported"
-    export.export(export.ExportArgs(model=str(trained / "sentiment" / "best"), out=str(out)))
+    # finetune always starts from --init now; a model whose train_args name none is one from before.
+    source, out = tmp_path / "scratch", tmp_path / "exported"
+    shutil.copytree(trained / "sentiment" / "best", source)
+    train_args = json.loads((source / "train_args.json").read_text())
+    (source / "train_args.json").write_text(json.dumps({**train_args, "init": None}))
+    export.export(export.ExportArgs(model=str(source), out=str(out)))
     serving = json.loads((out / "serving.json").read_text())
     assert "random" in serving["origin"] and "e5" not in serving["origin"]
 
 
 def test_export_card_names_the_pseudo_labeled_reviews_only_when_used():
     plain = export.data_lines("sentiment", {"task": "sentiment"}, [])
-    student = export.data_lines("sentiment", {"task": "sentiment", "pseudo_labels": "p.tsv"}, [])
+    student = export.data_lines("sentiment", {"task": "sentiment", "mix": {"train": [
+        {"source": "nsmc"}, {"source": "pseudo_labels", "path": "p.tsv"}]}}, [])
     assert not any("movie_reviews" in line for line in plain)
-    assert student[1] == export.PSEUDO_LINE and "test or dev" in student[1]
+    assert student[1] == mix.CARD["pseudo_labels"] and "test or dev" in student[1]
+    # A student from before --mix says the same.
+    assert export.data_lines("sentiment", {"task": "sentiment", "pseudo_labels": "p.tsv"}, []) == student
 
 
-def test_export_card_names_the_contradictions_and_numeral_variants_only_when_used():
-    assert export.paraphrase_data_lines([{"style_paraphrases": 1}]) == [export.STYLEKQC_LINE]
-    assert export.paraphrase_data_lines([{}, {"nli_contradictions": 10, "numeral_variants": True}]) == [
-        export.NLI_CONTRADICTION_LINE, export.NUMERAL_LINE]
+def test_export_card_names_the_stylekqc_pairs_and_numeral_variants_only_when_used():
+    korsts = {"task": "similarity", "mix": {"train": [{"source": "korsts"}]}}
+    style = {"task": "similarity", "mix": {"train": [{"source": "korsts"}, {"source": "stylekqc"}]}}
+    numerals = {"task": "similarity", "mix": {"train": [{"source": "korsts"}], "variants": ["numerals"]}}
+    assert export.paraphrase_data_lines([style]) == [mix.CARD["stylekqc"]]
+    assert export.paraphrase_data_lines([korsts, numerals]) == [mix.CARD["numerals"]]
+    # Runs from before --mix read the same from their old options.
+    assert export.paraphrase_data_lines([{"style_paraphrases": 1}]) == [mix.CARD["stylekqc"]]
+    assert export.paraphrase_data_lines([{}, {"numeral_variants": True}]) == [mix.CARD["numerals"]]
 
 
 def write_evaluation(path, spearman, quantized, **fields):

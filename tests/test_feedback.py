@@ -1,4 +1,5 @@
 """The feedback store on SQLite and PostgreSQL: form, limits, migration, export, re-import."""
+import json
 import re
 import uuid
 from datetime import datetime, timezone
@@ -9,7 +10,7 @@ from sqlalchemy import text as sql
 
 from feedback import FEEDBACK, FULL_MESSAGE, FeedbackStore
 from main import create_app
-from training import data, finetune
+from training import data, finetune, mix
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 STORED_COLUMNS = {"id", "task", "text1", "text2", "model", "model_label", "user_label",
@@ -162,11 +163,10 @@ def test_finetune_adds_exported_feedback_but_never_held_out_texts(tmp_path):
     write_tsv(root / "nsmc" / "ratings_test.txt", ("id", "document", "label"), [(1, "시험 리뷰", 1)])
     extra = tmp_path / "feedback.tsv"
     write_tsv(extra, ("id", "document", "label"), [(1, "사용자가 고친 리뷰", 1), (2, "시험 리뷰", 0)])
-    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(root), "--tokenizer", "x",
-                                "--distill_weight", "0", "--extra_train", str(extra)])
-    train, dev = finetune.load_splits(args)
-    plain, _ = finetune.load_splits(finetune.parse_args(
-        ["--task", "sentiment", "--data_dir", str(root), "--tokenizer", "x", "--distill_weight", "0"]))
+    mix_text = json.dumps({"train": [{"source": "nsmc"}, {"source": "extra", "path": str(extra)}]})
+    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(root), "--init", "x", "--mix", mix_text])
+    train, dev, _ = mix.load_splits(args)
+    plain, _, _ = mix.load_splits(finetune.parse_args(["--task", "sentiment", "--data_dir", str(root), "--init", "x"]))
     assert len(train) == len(plain) + 1  # the held-out test review is dropped
     assert train.iloc[-1].to_dict() == {"text": "사용자가 고친 리뷰", "label": 1}
     assert "시험 리뷰" not in set(train["text"]) | set(dev["text"])

@@ -1,5 +1,5 @@
-"""training.finetune: arguments, a tiny fine-tune's saved model, checkpoints and resuming, --init
-from a saved model, an fp16 export or an NLI stage."""
+"""training.finetune and training.trainer: arguments, a tiny fine-tune's saved model, checkpoints
+and resuming, --init from a saved model, an fp16 export or an NLI stage."""
 import json
 
 import pytest
@@ -9,13 +9,13 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from models import load_predictor
-from training import export, finetune
-from training_helpers import NO_EXTRA_PAIRS, TINY, run_finetune, tiny_finetune_argv
+from training import export, finetune, trainer
+from training_helpers import NO_EXTRA_PAIRS, TINY, mix_argv, run_finetune, tiny_finetune_argv
 
 
-def test_missing_tokenizer_says_how_to_train_one():
-    with pytest.raises(ValueError, match="python -m training.tokenizer"):
-        finetune.parse_args(["--task", "sentiment", "--tokenizer", "runs/no-such-tokenizer"])
+def test_missing_init_says_how_to_import_one():
+    with pytest.raises(ValueError, match="python -m training.import_e5"):
+        finetune.parse_args(["--task", "sentiment", "--init", "runs/no-such-model"])
 
 
 def test_config_file_rejects_unknown_keys(tmp_path):
@@ -32,12 +32,12 @@ def test_finetune_saves_a_complete_model_directory(trained, task):
         assert (best / name).is_file(), name
     serving = json.loads((best / "serving.json").read_text())
     assert serving["task"] == task and serving["clean"] is True
-    assert (trained / task / "checkpoint" / finetune.TRAINER_STATE).is_file()
+    assert (trained / task / "checkpoint" / trainer.TRAINER_STATE).is_file()
 
 
 def test_resume_continues_from_the_checkpoint(data_root, tokenizer_dir, tmp_path):
     run_finetune("sentiment", data_root, tokenizer_dir, tmp_path, "--checkpoint_every", "5")
-    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--tokenizer",
+    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--init",
                                 str(tokenizer_dir), "--out", str(tmp_path), "--epochs", "2",
                                 "--resume", "true", *TINY])
     trainer = finetune.Trainer(args)
@@ -84,7 +84,8 @@ def test_a_kill_between_the_checkpoint_renames_resumes_from_the_previous_one(dat
 
 def test_init_from_a_saved_model_reuses_its_weights(trained, data_root, tmp_path):
     source = trained / "sentiment" / "best"
-    run_finetune("similarity", data_root, source, tmp_path, "--init", str(source), "--max_train_examples", "8")
+    run_finetune("similarity", data_root, source, tmp_path, "--init", str(source),
+                 *mix_argv({"source": "korsts", "limit": 8}))
     predictor = load_predictor(tmp_path / "best", "similarity")
     assert predictor.config.num_labels == 1 and predictor.config.hidden_size == 16
 
@@ -95,7 +96,7 @@ def test_init_from_an_fp16_export_trains_in_fp32(trained, data_root, tmp_path):
     assert next(AutoModelForSequenceClassification.from_pretrained(exported).parameters()).dtype == torch.float16
     args = finetune.parse_args(["--task", "similarity", "--data_dir", str(data_root), "--init", str(exported),
                                 "--out", str(tmp_path / "run"), *NO_EXTRA_PAIRS])
-    model = finetune.build_model(args, vocab_size=0)
+    model = trainer.build_model(args)
     assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
 
 
@@ -105,7 +106,7 @@ def test_nli_stage_then_similarity_from_it(data_root, tokenizer_dir, tmp_path):
     metrics = json.loads((nli / "dev_metrics.json").read_text())
     assert metrics["n"] == 12 and len(metrics["confusion_matrix"]) == 3
     assert json.loads((nli / "config.json").read_text())["id2label"]["2"] == "contradiction"
-    run_finetune("similarity", data_root, nli, tmp_path / "sts", "--init", str(nli), "--klue_sts", "true")
+    run_finetune("similarity", data_root, nli, tmp_path / "sts", "--init", str(nli), *mix_argv("korsts", "klue_sts"))
     sts = tmp_path / "sts" / "best"
     metrics = json.loads((sts / "dev_metrics.json").read_text())
     assert metrics["klue_sts_heldout"]["n"] == 4  # the fixed tenth of 40 KLUE-STS pairs

@@ -140,9 +140,9 @@ def test_tiny_finetune_from_an_imported_checkpoint(converted, tmp_path):
     _, _, _, directory = converted
     write_sts_data(tmp_path / "data")
     argv = ["--task", "similarity", "--init", str(directory), "--data_dir", str(tmp_path / "data"),
-            "--out", str(tmp_path / "run"), "--klue_sts", "true", "--freeze_embeddings", "true",
-            "--epochs", "1", "--batch_size", "8", "--max_length", "32", "--threads", "1",
-            "--evals_per_epoch", "1", "--anchor_pairs", "0", "--teacher_pairs", "0", "--swap_pairs", "false"]
+            "--out", str(tmp_path / "run"), "--mix", "training/recipes/similarity-plain.json",
+            "--freeze_embeddings", "true", "--epochs", "1", "--batch_size", "8", "--max_length", "32",
+            "--threads", "1", "--evals_per_epoch", "1"]
     finetune.Trainer(finetune.parse_args(argv)).run()
     best = tmp_path / "run" / "best"
     metrics = json.loads((best / "dev_metrics.json").read_text())

@@ -1,7 +1,6 @@
-"""Self-training: soft-label loss, n-gram teacher, pseudo-labeling (no test text gets in), student, DAPT, Accelerate."""
+"""Self-training: soft-label loss, n-gram teacher, pseudo-labeling (no test text gets in), student, Accelerate."""
 import json
 import math
-import random
 
 import numpy as np
 import pandas as pd
@@ -10,10 +9,11 @@ import torch
 from transformers import AutoTokenizer, ElectraConfig, ElectraModel
 
 from models import load_predictor
-from training import baselines, dapt, data, finetune, ngram, pseudolabel, teacher
+from training import data, finetune, ngram, pseudolabel, teacher, trainer
+from training.batching import collate
 from training.dedup import exact_key, held_out_keys, loose_key
 from training.soft_labels import mixed_loss, read_pseudo_labels, soft_cross_entropy
-from training_helpers import NO_EXTRA_PAIRS, RANDOM_INIT, TINY, run_finetune
+from training_helpers import NO_EXTRA_PAIRS, TINY, mix_argv, run_finetune
 
 # Three phrases each: the synthetic NSMC reviews join two (training_helpers.review_rows), so none of these matches one.
 NOVEL = ["정말 재밌다 최고의 영화 또 보고 싶다", "감동적이고 좋았다 또 보고 싶다 배우 연기 훌륭함", "시간 낭비 너무 지루하다 돈 아깝다",
@@ -73,21 +73,6 @@ def test_mixed_loss_reduces_to_hard_and_soft_cross_entropy():
     # Soft labels equal to the model's own distribution leave only its entropy: the minimum.
     own = torch.softmax(logits, -1)
     assert soft_cross_entropy(logits, own) < soft_cross_entropy(logits, teacher_probs)
-
-
-def test_word_char_teacher_scores_are_out_of_fold():
-    # Random labels: the fitted model memorises them; one that never saw a text can only guess.
-    rng = random.Random(1)
-    texts = [" ".join("".join(rng.choice("가나다라마바사") for _ in range(3)) for _ in range(4)) for _ in range(200)]
-    labels = [rng.randint(0, 1) for _ in texts]
-    out_of_fold = baselines.out_of_fold_probabilities(texts, labels, 4, 42, baselines.ngram_classifier())
-    in_sample = baselines.ngram_classifier().fit(texts, labels).predict_proba(texts)
-    rows = range(len(texts))
-    assert sum(in_sample[i][labels[i]] for i in rows) / 200 > 0.62
-    assert sum(out_of_fold[i][labels[i]] for i in rows) / 200 < 0.55
-    in_sample_accuracy = np.mean(in_sample.argmax(1) == labels)
-    out_of_fold_accuracy = np.mean(out_of_fold.argmax(1) == labels)
-    assert in_sample_accuracy > 0.95 and abs(out_of_fold_accuracy - 0.5) < 0.1
 
 
 def test_keys_find_a_review_again_after_cleaning():
@@ -189,27 +174,33 @@ def test_student_trains_on_gold_and_pseudo_labels_from_the_imported_encoder(
     rows = [(text, 0.95 if i % 2 == 0 else 0.1) for i, text in enumerate(NOVEL * 4)]
     pseudo.write_text("text\tpositive\n" + "".join(f"{t}\t{p}\n" for t, p in rows), encoding="utf-8")
     argv = ["--task", "sentiment", "--data_dir", str(data_root), "--out", str(tmp_path / "student"),
-            "--epochs", "1", *TINY, *NO_EXTRA_PAIRS, "--init", str(imported_encoder), "--distill_weight", "0.5",
-            "--teacher_folds", "2", "--distill_teacher", "word_char", "--pseudo_labels", str(pseudo),
-            "--pseudo_weight", "0.5", "--max_pseudo_examples", "16"]
-    trainer = finetune.Trainer(finetune.parse_args(argv))
+            "--epochs", "1", *TINY, "--init", str(imported_encoder),
+            *mix_argv("nsmc", {"source": "pseudo_labels", "path": str(pseudo), "weight": 0.5, "limit": 16})]
+    student = finetune.Trainer(finetune.parse_args(argv))
     gold = 160  # the 80% train split of 200 synthetic reviews
-    assert len(trainer.train["labels"]) == len(trainer.train["teacher"]) == gold + 16
-    assert trainer.train["soft_share"] == [0.5] * gold + [1.0] * 16
-    assert trainer.train["weight"] == [1.0] * gold + [0.5] * 16
-    assert trainer.train["teacher"][gold] == pytest.approx([0.05, 0.95])
-    batch = finetune.collate(trainer.train, [0, gold, gold + 1], trainer.pad_id, regression=False)
-    assert batch["weight"].tolist() == [1.0, 0.5, 0.5] and batch["soft_share"].tolist() == [0.5, 1.0, 1.0]
-    assert math.isfinite(trainer.train_step(batch))
-    trainer.run()
-    student = load_predictor(tmp_path / "student" / "best", "sentiment")
-    assert student.config.hidden_size == 16 and len(student.predict(NOVEL)) == len(NOVEL)
+    assert len(student.train["labels"]) == len(student.train["teacher"]) == gold + 16
+    assert student.train["soft_share"] == [0.0] * gold + [1.0] * 16  # gold rows: their own label alone
+    assert student.train["weight"] == [1.0] * gold + [0.5] * 16
+    assert student.train["teacher"][gold] == pytest.approx([0.05, 0.95])
+    assert student.train["teacher"][:2] == [[1.0 - label, float(label)] for label in student.train["labels"][:2]]
+    batch = collate(student.train, [0, gold, gold + 1], student.pad_id, regression=False)
+    assert batch["weight"].tolist() == [1.0, 0.5, 0.5] and batch["soft_share"].tolist() == [0.0, 1.0, 1.0]
+    assert math.isfinite(student.train_step(batch))
+    student.run()
+    predictor = load_predictor(tmp_path / "student" / "best", "sentiment")
+    assert predictor.config.hidden_size == 16 and len(predictor.predict(NOVEL)) == len(NOVEL)
+    # Gold reviews from the 150th on, then the pseudo-labeled ones: the student of training.selftrain.
+    skipped = finetune.Trainer(finetune.parse_args(argv[:-2] + mix_argv(
+        {"source": "nsmc", "skip": 150, "limit": 8}, {"source": "pseudo_labels", "path": str(pseudo)})))
+    split = data.split_nsmc_train(data.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))[0]
+    assert skipped.train["labels"][:8] == split["label"].iloc[150:158].tolist()
+    assert len(skipped.train["labels"]) == 8 + 20 and skipped.train["weight"][-1] == 1.0
 
 
 def test_finetune_runs_through_accelerate_on_the_cpu(data_root, tokenizer_dir, tmp_path, monkeypatch):
-    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--tokenizer",
+    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--init",
                                 str(tokenizer_dir), "--out", str(tmp_path), "--epochs", "1", *TINY,
-                                *NO_EXTRA_PAIRS, *RANDOM_INIT, "--distill_weight", "0"])
+                                *NO_EXTRA_PAIRS])
     trainer = finetune.Trainer(args)
     assert trainer.accelerator.num_processes == 1 and trainer.accelerator.mixed_precision == "no"
     assert trainer.device.type == "cpu" and trainer.unwrapped is trainer.model
@@ -224,85 +215,19 @@ def test_finetune_runs_through_accelerate_on_the_cpu(data_root, tokenizer_dir, t
 
 
 def test_mixed_precision_is_bf16_on_a_gpu_and_none_on_a_cpu(data_root, tokenizer_dir, monkeypatch):
-    args = finetune.parse_args(["--task", "sentiment", "--tokenizer", str(tokenizer_dir), *RANDOM_INIT])
+    args = finetune.parse_args(["--task", "sentiment", "--init", str(tokenizer_dir)])
     monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert finetune.mixed_precision(args) == "no"
+    assert trainer.mixed_precision(args) == "no"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert finetune.mixed_precision(args) == "bf16"
+    assert trainer.mixed_precision(args) == "bf16"
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "fp16")
-    assert finetune.mixed_precision(args) is None  # accelerate launch's choice wins
-
-
-def dapt_args(data_root, encoder, corpus, out, **overrides):
-    """A masked-LM run small enough for a test."""
-    values = dict(init=str(encoder), out=str(out), data_dir=str(data_root), corpus=str(corpus), seq_length=24,
-                  batch_size=2, max_steps=4, checkpoint_every=2, threads=1, warmup_ratio=0.0)
-    values.update(overrides)
-    return dapt.DaptArgs(**values)
-
-
-def test_dapt_reads_no_held_out_review_and_adapts_the_encoder(data_root, imported_encoder, planted_corpus,
-                                                              tokenizer_dir, tmp_path):
-    path, planted_test = planted_corpus
-    tokenizer = AutoTokenizer.from_pretrained(imported_encoder)
-    rows = dapt.packed_rows(dapt_args(data_root, imported_encoder, path, tmp_path), tokenizer)
-    read = tokenizer.decode(rows.flatten(), skip_special_tokens=True).replace(" ", "")
-    for text in planted_test:
-        assert exact_key(text).replace(" ", "") not in read
-    assert all(text.replace(" ", "") in read for text in NOVEL)
-    out = tmp_path / "dapt"
-    first = dapt.Adapter(dapt_args(data_root, imported_encoder, path, out, max_steps=2))
-    model = first.accelerator.unwrap_model(first.model)
-    assert model.generator_lm_head.weight is model.electra.embeddings.word_embeddings.weight
-    assert math.isfinite(first.loss(first.rows[:2]).item())
-    before = model.electra.encoder.layer[0].output.dense.weight.detach().clone()
-    assert first.run() == 2
-    resumed = dapt.Adapter(dapt_args(data_root, imported_encoder, path, out, resume=True))
-    assert resumed.run() == 4
-    after = ElectraModel.from_pretrained(out / "encoder").encoder.layer[0].output.dense.weight
-    assert not torch.equal(before, after)  # the encoder itself was trained, not only the new head
-    run_finetune("sentiment", data_root, tokenizer_dir, tmp_path / "ft", "--init", str(out / "encoder"))
-    assert load_predictor(tmp_path / "ft" / "best", "sentiment").config.hidden_size == 16
-
-
-def test_teacher_probabilities_are_out_of_fold():
-    # Random labels on random texts: a classifier fitted on them memorises them, but one that
-    # never saw a text can only guess, so out-of-fold probabilities stay near chance.
-    rng = random.Random(0)
-    texts = ["".join(rng.choice("가나다라마바사아자차") for _ in range(12)) for _ in range(200)]
-    labels = [rng.randint(0, 1) for _ in texts]
-    out_of_fold = baselines.out_of_fold_probabilities(texts, labels, folds=4)
-    in_sample = baselines.sentiment_classifier().fit(texts, labels).predict_proba(texts)
-    rows = range(len(texts))
-    assert out_of_fold.shape == (200, 2) and all(abs(sum(row) - 1) < 1e-6 for row in out_of_fold)
-    assert sum(in_sample[i][labels[i]] for i in rows) / 200 > 0.62
-    assert sum(out_of_fold[i][labels[i]] for i in rows) / 200 < 0.55
+    assert trainer.mixed_precision(args) is None  # accelerate launch's choice wins
 
 
 def test_soft_cross_entropy_matches_cross_entropy_on_one_hot_targets():
     logits = torch.tensor([[2.0, -1.0], [0.5, 0.3]])
     one_hot = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     expected = torch.nn.functional.cross_entropy(logits, torch.tensor([1, 0]))
-    assert torch.isclose(finetune.soft_cross_entropy(logits, one_hot), expected)
-
-
-def test_distillation_trains_on_the_teachers_soft_labels(data_root, tokenizer_dir, tmp_path):
-    args = finetune.parse_args(["--task", "sentiment", "--data_dir", str(data_root), "--tokenizer",
-                                str(tokenizer_dir), "--out", str(tmp_path), "--epochs", "1",
-                                "--distill_weight", "0.5", "--teacher_folds", "2", *TINY])
-    trainer = finetune.Trainer(args)
-    teacher = trainer.train["teacher"]
-    assert len(teacher) == len(trainer.train["labels"]) and all(abs(sum(p) - 1) < 1e-6 for p in teacher)
-    batch = finetune.collate(trainer.train, [0, 1, 2], trainer.pad_id, regression=False)
-    assert batch["teacher"].shape == (3, 2)
-    assert math.isfinite(trainer.train_step(batch))
-    trainer.run()
-    assert (tmp_path / "best" / "model.safetensors").is_file()
-
-
-def test_distillation_is_refused_for_similarity(tokenizer_dir):
-    with pytest.raises(ValueError, match="sentiment task only"):
-        finetune.parse_args(["--task", "similarity", "--tokenizer", str(tokenizer_dir),
-                             "--distill_weight", "0.5"])
+    assert torch.isclose(soft_cross_entropy(logits, one_hot), expected)

@@ -5,17 +5,23 @@ import json
 import random
 from pathlib import Path
 
-from training import finetune
+from training import finetune, trainer
 
 POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
 NEGATIVE = ["시간 낭비", "너무 지루하다", "최악의 영화", "돈 아깝다", "다신 안 봄"]
-# The task configs add anchor and teacher pairs, KLUE-STS, distillation and a pretrained --init
-# (runs/e5-small-ko, far too big for a test); tests opt in to them one by one.
-NO_EXTRA_PAIRS = ["--anchor_pairs", "0", "--teacher_pairs", "0", "--swap_pairs", "false",
-                  "--klue_sts", "false", "--freeze_embeddings", "false"]
-RANDOM_INIT = ["--init", ""]  # an empty --init overrides the config's: random init
-TINY = ["--embedding_size", "16", "--hidden_size", "16", "--num_layers", "1", "--num_heads", "2",
-        "--intermediate_size", "32", "--batch_size", "8", "--threads", "1", "--learning_rate", "2e-3"]
+# The task configs start from runs/e5-small-ko (far too big for a test) and the similarity one
+# mixes in KLUE-STS with frozen embeddings; tests opt in to extra data one by one (an empty --mix is
+# the task's own train set) and start from the tokenizer_dir fixture's tiny random model.
+NO_EXTRA_PAIRS = ["--mix", "", "--freeze_embeddings", "false"]
+TINY = ["--batch_size", "8", "--threads", "1", "--learning_rate", "2e-3"]
+TINY_MODEL = {"embedding_size": 16, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "intermediate_size": 32, "max_position_embeddings": 512}
+
+
+def mix_argv(*train, **more):
+    """--mix with these train entries (source names or dicts) and any further mix keys, as JSON text."""
+    entries = [{"source": entry} if isinstance(entry, str) else entry for entry in train]
+    return ["--mix", json.dumps({"train": entries, **more})]
 
 
 def write_tsv(path, header, rows):
@@ -38,15 +44,14 @@ def review_rows(n, seed):
 
 def tiny_finetune_argv(data_root, tokenizer_dir, out, *extra, task="sentiment"):
     """The command line of a tiny fine-tuning run."""
-    return ["--task", task, "--data_dir", str(data_root), "--tokenizer", str(tokenizer_dir),
-            "--out", str(out), "--epochs", "1", *TINY, *NO_EXTRA_PAIRS, *RANDOM_INIT,
-            "--distill_weight", "0", *extra]
+    return ["--task", task, "--data_dir", str(data_root), "--init", str(tokenizer_dir),
+            "--out", str(out), "--epochs", "1", *TINY, *NO_EXTRA_PAIRS, *extra]
 
 
 def run_finetune(task, data_root, tokenizer_dir, out, *extra):
     """A tiny fine-tuning run; returns the best dev score."""
     args = finetune.parse_args(tiny_finetune_argv(data_root, tokenizer_dir, out, *extra, task=task))
-    return finetune.Trainer(args).run()
+    return trainer.Trainer(args).run()
 
 
 def write_klue_nli(root, rows):

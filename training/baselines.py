@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import paired_cosine_distances
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline, make_union
+from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
 from preprocessing import clean_if
@@ -39,17 +38,6 @@ def sentiment_classifier(max_ngram=4):
     return make_pipeline(tfidf(max_ngram), LogisticRegression(C=3.0, max_iter=1000))
 
 
-def ngram_classifier(word_max=2, char_max=4, C=3.0):
-    """Word 1–word_max-grams and char_wb 1–char_max-grams, TF-IDF each, one logistic regression.
-
-    Words catch whole slang forms and short phrases ("노잼", "돈 아깝다") that character n-grams
-    inside one word cannot join across the space; characters catch spelling variants.
-    """
-    words = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, word_max),
-                            sublinear_tf=True, min_df=2)
-    return make_pipeline(make_union(words, tfidf(char_max)), LogisticRegression(C=C, max_iter=1000))
-
-
 def sentiment_baseline(args, root, evaluation) -> dict:
     """Logistic regression on char n-grams, trained on all of NSMC train."""
     train = data.load_nsmc(root / "nsmc" / "ratings_train.txt")
@@ -57,18 +45,6 @@ def sentiment_baseline(args, root, evaluation) -> dict:
     classifier.fit([clean_if(t, args.clean) for t in train["text"]], train["label"])
     predicted = classifier.predict([clean_if(t, args.clean) for t in evaluation["text"]])
     return sentiment_metrics(evaluation["label"].tolist(), predicted.tolist())
-
-
-def out_of_fold_probabilities(texts, labels, folds=5, seed=42, classifier=None):
-    """Class probabilities of the sentiment baseline for each text, from a model that never saw it.
-
-    Each fold is scored by a classifier fitted on the other folds, so the probabilities are as
-    uncertain as on unseen text (a teacher's soft labels for distillation). classifier: an
-    unfitted scikit-learn estimator (default the char n-gram baseline), cloned for each fold.
-    """
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    return cross_val_predict(classifier or sentiment_classifier(), list(texts), list(labels),
-                             cv=splitter, method="predict_proba")
 
 
 def fit_cosine_scorer(train, cleaning=True, max_ngram=3):

@@ -7,10 +7,10 @@ a sentence-final predicate negated, one word of an antonym pair swapped, or a nu
 edit touches only what the other side also says (the same antonym word, the same number), and
 sides that already hold a negation are left alone. Each kept pair gives a triplet in the columns
 of `data.nli_triplets` (premise: the unedited side, entailed: the other side as written,
-contradicted: the edited one), plus the kind of edit. `finetune --contrast_ranking` adds them to
+contradicted: the edited one), plus the kind of edit. A mix's `ranking.contrasts` (training.mix) adds them to
 the ranking loss: the edit must score a margin below the original, whatever both score.
 `self_contrast_triplets` does the same for single everyday sentences against themselves
-(`finetune --everyday_contrasts`).
+(`ranking.everyday`).
 `evaluate --contrasts` makes the same edits of held-out pairs and measures how far scores drop. The edits are simple
 string rules, checked on the endings they handle; anything else is left out, not guessed.
 """

@@ -126,15 +126,6 @@ def load_klue_nli_train(root) -> pd.DataFrame:
     return load_klue_nli(Path(root) / "klue-nli" / "klue-nli-v1.1_train.json")
 
 
-def nli_contradiction_pairs(root, count, score, seed=42) -> pd.DataFrame:
-    """KorSTS-style pairs: a seeded sample of count KLUE-NLI train contradictions, all at score."""
-    frame = load_klue_nli_train(root)
-    chosen = frame[frame["label"] == "contradiction"]
-    chosen = chosen.sample(n=min(count, len(chosen)), random_state=seed)
-    return pd.DataFrame({"sentence1": chosen["sentence1"].tolist(), "sentence2": chosen["sentence2"].tolist(),
-                         "score": float(score)})
-
-
 def nli_triplets(root) -> pd.DataFrame:
     """KLUE-NLI train premises with one entailed and one contradicted hypothesis each
     (columns premise, entailed, contradicted): the first of each where a premise has more."""

@@ -18,8 +18,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfAr
 from model_files import (CARD_FILE, DEV_METRICS_FILE, EVALUATIONS_FILE, IMPORT_FILE, NGRAM_FILE, PLOT_DIR,
                          PLOTS, SERVING_FILE, SIMILARITY, SUMMARY_FILE, TRAIN_ARGS_FILE, evaluation_data,
                          write_serving_info)
+from training import mix
 from training.average import AVERAGED_KEY
-from training.contrasts import EDIT_KINDS
 from training.metrics import headline
 
 MAX_SHARD = "30MB"
@@ -231,41 +231,19 @@ DATA_LINES = {
 
 
 def data_lines(task, train_args, chain) -> list:
-    """The card's data section: the task's sets, and the earlier stages' when there were any."""
-    lines = [DATA_LINES[task]]
-    if task == "similarity" and train_args.get("klue_sts"):
-        lines.append(KLUE_STS_LINE)
+    """The card's data section: the task's sets, the mix's further sources, the earlier stages'."""
+    own = {entry["source"] for entry in mix.from_train_args(train_args)["train"]}
+    lines = [DATA_LINES[task]] + [mix.CARD[name] for name in ("klue_sts", "pseudo_labels") if name in own]
     if "nli" in [read_train_args(stage).get("task") for stage in chain]:
         lines.append(NLI_LINE)
-    if task == "sentiment" and train_args.get("pseudo_labels"):
-        lines.append(PSEUDO_LINE)
     if task == "similarity":
         lines += paraphrase_data_lines(run_arguments(train_args))
     return lines
 
 
 def paraphrase_data_lines(runs) -> list:
-    """The card's lines on the extra pair sets that any of the runs behind a model added."""
-    used = lambda *options: any(run.get(option) for run in runs for option in options)  # noqa: E731
-    return ([STYLEKQC_LINE] if used("style_paraphrases") else []) + \
-        ([QUESTION_PAIR_LINE] if used("question_paraphrases", "question_unrelated") else []) + \
-        ([NLI_CONTRADICTION_LINE] if used("nli_contradictions") else []) + \
-        ([NLI_RANKING_LINE] if used("nli_ranking") else []) + \
-        ([CONTRAST_LINE] if used("contrast_ranking") else []) + \
-        ([EVERYDAY_CONTRAST_LINE] if used("everyday_contrasts") else []) + \
-        edit_kind_lines(runs) + \
-        ([NUMERAL_LINE] if used("numeral_variants") else [])
-
-
-def edit_kind_lines(runs) -> list:
-    """The card's line on which edits the contrast runs made (`--contrast_edits`, all by default)."""
-    editing = [run for run in runs if run.get("contrast_ranking") or run.get("everyday_contrasts")]
-    if not editing:
-        return []
-    made = [kind for kind in EDIT_KINDS if any(kind in run.get("contrast_edits", EDIT_KINDS) for run in editing)]
-    left_out = [EDIT_NAMES[kind] for kind in EDIT_KINDS if kind not in made]
-    return [f"- The edits made (`--contrast_edits`): {', '.join(EDIT_NAMES[kind] for kind in made)}"
-            + (f"; left out: {', '.join(left_out)}." if left_out else ".")]
+    """The card's lines on the extra pair sets and losses that any of the runs behind a model used."""
+    return mix.card_lines([mix.from_train_args(run) for run in runs])
 
 
 def run_arguments(train_args) -> list:
@@ -274,36 +252,6 @@ def run_arguments(train_args) -> list:
     return [train_args] + [read_train_args(source["model"]) for source in sources]
 
 
-KLUE_STS_LINE = ("- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fixed 90% "
-                 "(`training.data.split_klue_sts_train`, random_state=42) trains; the other 10% "
-                 "(1,167 pairs) is never trained on and shares checkpoint selection with KorSTS dev.")
-PSEUDO_LINE = ("- Also unlabeled reviews of `pretrain/movie_reviews.txt` (the 629k-review crawl NSMC comes "
-               "from) with soft labels from a teacher ensemble (`training.pseudolabel`); every line "
-               "matching an NSMC test or dev review was dropped before labeling.")
-STYLEKQC_LINE = ("- Also StyleKQC act-train (CC BY-SA 4.0): pairs inside its blocks of ten style variants of "
-                 "one question or command (`--style_paraphrases`), given one high score "
-                 "(`--style_paraphrase_score`). StyleKQC's `sts-dev.tsv`, built from act-dev, is never "
-                 "trained on and measures how paraphrases read.")
-QUESTION_PAIR_LINE = ("- Also the question-pair train file (songys/Question_pair, as published): its "
-                      "pairs that are not word for word the same, those of the same meaning given one high "
-                      "score (`--question_paraphrases`, `--question_paraphrase_score`) and, where "
-                      "`--question_unrelated` is on, the others one low score. Its dev and test files are "
-                      "never trained on and measure how paraphrases read.")
-NLI_CONTRADICTION_LINE = ("- Also KLUE-NLI v1.1 train contradictions (CC BY-SA 4.0): a seeded sample "
-                          "(`--nli_contradictions`), all given one low score (`--nli_contradiction_score`).")
-NLI_RANKING_LINE = ("- Also KLUE-NLI v1.1 train premises (CC BY-SA 4.0) with one entailed and one contradicted "
-                    "hypothesis each (`training.data.nli_triplets`): a ranking loss asks the entailment to "
-                    "score `--ranking_margin` above the contradiction, without fixing either score "
-                    "(`--nli_ranking`). KLUE-NLI dev is never trained on and measures it.")
-CONTRAST_LINE = ("- Also, in the same ranking loss, training pairs scored 4 or more with one side edited "
-                 "against the other (`--contrast_ranking`, `training.contrasts`): the edit must score the "
-                 "margin below the pair as written.")
-EDIT_NAMES = {"antonym": "a swapped antonym", "number": "a changed number", "negation": "a negated predicate"}
-EVERYDAY_CONTRAST_LINE = ("- Also, in the same ranking loss, everyday pairs with one side edited the same way: "
-                         "the question-pair train paraphrases and StyleKQC act-train pairs, and each chatbot "
-                         "question (songys/Chatbot_data, MIT) against its own edit (`--everyday_contrasts`).")
-NUMERAL_LINE = ("- Also a copy of every training pair with a number before a counter, one side's numbers "
-                "written in Korean words, the score kept (`--numeral_variants`, `training.numerals`).")
 NLI_LINE = ("- A first stage learnt KLUE-NLI v1.1 train (CC BY-SA 4.0, 22,447 pairs; 3-way "
             "entailment/neutral/contradiction, selected on KLUE-NLI dev); this model started from it.")
 

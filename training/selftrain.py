@@ -119,7 +119,7 @@ class Recipe:
 
     def common(self, dev_examples=None):
         """Options every fine-tuning step shares."""
-        return ["--task", "sentiment", "--distill_weight", 0, "--max_length", self.args.max_length,
+        return ["--task", "sentiment", "--max_length", self.args.max_length,
                 "--mixed_precision", self.precision, *self.data_options(),
                 "--max_dev_examples", dev_examples or self.args.dev_examples]
 
@@ -162,7 +162,7 @@ class Recipe:
         """Training reviews per second on this machine, from a short run (kept in recipe.json)."""
         probe = self.runs / "probe"
         self.step("probe", probe / "done", "training.finetune", *self.common(dev_examples=32), "--init", encoder,
-                  "--out", probe, "--epochs", 1, "--batch_size", BATCH_SIZE, "--max_train_examples", PROBE_EXAMPLES,
+                  "--out", probe, "--epochs", 1, "--batch_size", BATCH_SIZE, "--mix", nsmc_mix(limit=PROBE_EXAMPLES),
                   "--evals_per_epoch", 1)
         if "rate" not in self.state:
             # The last evaluation's timestamp covers every step; the tiny dev set costs little.
@@ -191,7 +191,7 @@ class Recipe:
         self.step("round0", round0 / "done", "training.finetune", *self.common(), "--init", encoder,
                   "--out", round0, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
                   "--learning_rate", 5e-5, "--evals_per_epoch", 2, "--checkpoint_every", 100,
-                  "--max_train_examples", self.state["round0_examples"])
+                  "--mix", nsmc_mix(limit=self.state["round0_examples"]))
 
     def student(self, round0, ngram, rate):
         """Pseudo-label a sample sized to the time left, then train the student on it and gold."""
@@ -215,9 +215,9 @@ class Recipe:
             return None
         self.step("student", directory / "done", "training.finetune", *self.common(),
                   "--init", round0 / "best", "--out", directory, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
-                  "--pseudo_labels", pseudo, "--pseudo_weight", 1.0, "--learning_rate", 3e-5,
-                  "--warmup_ratio", 0.05, "--seed", 43, "--evals_per_epoch", 1, "--checkpoint_every", 100,
-                  "--skip_train_examples", TRAIN_REVIEWS - gold_count, "--max_train_examples", gold_count)
+                  "--learning_rate", 3e-5, "--warmup_ratio", 0.05, "--seed", 43, "--evals_per_epoch", 1,
+                  "--checkpoint_every", 100,
+                  "--mix", nsmc_mix(skip=TRAIN_REVIEWS - gold_count, limit=gold_count, pseudo=pseudo))
         return directory
 
     def test(self, round0, student, ngram):
@@ -247,6 +247,15 @@ class Recipe:
         self.step(f"release_{name}", release / CARD_FILE, "training.export", "--model", candidate / "best",
                   "--quantize", "false", *member, "--out", release, "--name", self.args.name)
         return release
+
+
+def nsmc_mix(skip=0, limit=0, pseudo=None) -> str:
+    """A fine-tuning step's --mix (training.mix) as JSON text: NSMC train reviews from skip on,
+    at most limit of them (0: all), then the pseudo-labeled reviews when given (weight 1, as gold)."""
+    train = [{"source": "nsmc", "skip": skip, "limit": limit}]
+    if pseudo:
+        train.append({"source": "pseudo_labels", "path": str(pseudo), "weight": 1.0})
+    return json.dumps({"train": train})
 
 
 def best_weight(sweep) -> float:

@@ -2,8 +2,8 @@
 
 Each training row may carry `teacher` (a class distribution), `soft_share` (how much of its loss is
 the soft cross-entropy against it rather than the cross-entropy with its gold label) and `weight`
-(what the row counts in the batch mean). Gold reviews: soft_share = --distill_weight, weight 1.
-Pseudo-labeled reviews: soft_share 1 (they have no gold label), weight = --pseudo_weight.
+(what the row counts in the batch mean). Gold reviews: soft_share 0, weight 1. Pseudo-labeled
+reviews (a mix's pseudo_labels source): soft_share 1 (they have no gold label), its `weight`.
 """
 import torch
 import torch.nn.functional as F
@@ -41,15 +41,3 @@ def read_pseudo_labels(path, limit=0, root=None):
     frame = frame[~leaked]
     positive = frame["positive"].astype(float)
     return frame.assign(positive=positive, label=(positive >= 0.5).astype(int)).reset_index(drop=True)
-
-
-def add_pseudo_labels(dataset, encoded, positive, distill_weight, pseudo_weight):
-    """Append encoded pseudo-labeled rows to a gold dataset, with per-row soft labels and weights."""
-    gold = len(dataset["labels"])
-    teacher = dataset.get("teacher") or [[1.0 - label, float(label)] for label in dataset["labels"]]
-    for key in ("input_ids", "token_type_ids", "labels"):
-        dataset[key] = list(dataset[key]) + list(encoded[key])
-    dataset["teacher"] = list(teacher) + [[1.0 - p, p] for p in positive]
-    dataset["soft_share"] = [distill_weight] * gold + [1.0] * len(positive)
-    dataset["weight"] = [1.0] * gold + [pseudo_weight] * len(positive)
-    return dataset

@@ -25,8 +25,7 @@ class TeacherEnsemble:
     scoring. It never labels the training reviews themselves: the fine-tuned model has seen them
     with their gold labels, so its probabilities there are in-sample, confident and mostly right,
     nothing like its behaviour on new text; out-of-fold model scores would take k fine-tunes,
-    hours each on 2 cores, and the gold labels are there anyway. (Distillation on the training
-    reviews uses the n-gram model alone, out of fold: `finetune --distill_weight`.)
+    hours each on 2 cores, and the gold labels are there anyway.
     """
 
     def __init__(self, model_dir, ngram_path=None, ngram_weight=0.5, device=None, batch_size=64):

@@ -1,0 +1,72 @@
+"""training.mix: a run's data as data: sources checked by name and key, a file or JSON text alike,
+the plain similarity mix, and the mix read back from older runs' options."""
+import json
+
+import pandas as pd
+import pytest
+
+from training import data, finetune, mix
+from training_helpers import NO_EXTRA_PAIRS, mix_argv
+
+PLAIN = "training/recipes/similarity-plain.json"
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"train": [{"source": "korsst"}]}, "unknown source 'korsst' in the mix: similarity takes korsts, klue_sts"),
+    ({"train": [{"source": "nsmc"}]}, "source 'nsmc' is for sentiment, not similarity"),
+    ({"train": [{"source": "stylekqc", "scor": 4.0}]}, r"unknown key\(s\) \['scor'\] for source 'stylekqc'"),
+    ({"train": [{"source": "question_pairs"}]}, "source 'question_pairs' needs label"),
+    ({"train": [{"source": "korsts"}], "variant": ["numerals"]}, r"unknown mix keys \['variant'\]"),
+    ({"train": []}, 'a mix needs "train"'),
+    ({"train": [{"source": "korsts"}], "variants": ["swap"]}, "variants are for similarity and take numerals"),
+    ({"train": [{"source": "korsts"}], "ranking": {"premises": 2}}, r"unknown ranking key\(s\) \['premises'\]"),
+    ({"train": [{"source": "korsts"}], "ranking": {"edits": ["numbers"]}}, "ranking edits take some of"),
+    ({"train": [{"source": "korsts"}], "ranking": {"margin": -1}}, "not negative"),
+])
+def test_a_mix_with_anything_unknown_or_missing_is_refused_with_a_clear_message(bad, message):
+    with pytest.raises(ValueError, match=message):
+        mix.parse(json.dumps(bad), "similarity")
+
+
+def test_the_ranking_loss_is_for_similarity_only(tokenizer_dir):
+    with pytest.raises(ValueError, match="similarity task only"):
+        finetune.parse_args(["--task", "sentiment", "--init", str(tokenizer_dir),
+                             *mix_argv("nsmc", ranking={"nli_premises": 2})])
+
+
+def test_a_missing_mix_file_is_named():
+    with pytest.raises(ValueError, match="no file 'no-such-mix.json'"):
+        mix.parse("no-such-mix.json", "similarity")
+
+
+def test_a_mix_file_and_the_same_json_text_give_the_same_training_frame(data_root, tokenizer_dir, tmp_path):
+    entries = {"train": [{"source": "korsts", "skip": 2}, {"source": "klue_sts"}], "variants": ["numerals"]}
+    path = tmp_path / "mix.json"
+    path.write_text(json.dumps(entries))
+    common = ["--task", "similarity", "--data_dir", str(data_root), "--init", str(tokenizer_dir)]
+    from_file = finetune.parse_args(common + ["--mix", str(path)])
+    from_text = finetune.parse_args(common + ["--mix", json.dumps(entries)])
+    assert from_file.mix == from_text.mix and from_file.mix["train"][0] == {"source": "korsts", "skip": 2, "limit": 0}
+    pd.testing.assert_frame_equal(mix.load_splits(from_file)[0], mix.load_splits(from_text)[0])
+
+
+def test_the_plain_similarity_mix_is_korsts_train_and_nine_tenths_of_klue_sts(data_root, tokenizer_dir):
+    common = ["--task", "similarity", "--data_dir", str(data_root), "--init", str(tokenizer_dir)]
+    train, _, extra_devs = mix.load_splits(finetune.parse_args(common + ["--mix", PLAIN]))
+    korsts = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    klue_train, klue_held_out = data.split_klue_sts_train(
+        data.load_klue_sts_csv(data_root / "klue-sts" / "klue-sts-v1.1_train.csv"))
+    pd.testing.assert_frame_equal(train, pd.concat([korsts, klue_train], ignore_index=True))
+    pd.testing.assert_frame_equal(extra_devs["klue_sts_heldout"], klue_held_out)
+    # The task config's default (the card's first stage) is the same mix; an empty --mix is KorSTS alone.
+    assert finetune.parse_args(common).mix == mix.parse(PLAIN, "similarity")
+    assert finetune.parse_args(common + NO_EXTRA_PAIRS).mix == {"train": [{"source": "korsts", "skip": 0, "limit": 0}]}
+
+
+def test_the_mix_of_a_run_from_before_mix_is_read_from_its_old_options():
+    old = {"task": "similarity", "klue_sts": True, "style_paraphrases": 1, "question_paraphrases": True,
+           "question_unrelated": True, "numeral_variants": True, "nli_ranking": 4, "contrast_ranking": True,
+           "everyday_contrasts": True, "contrast_edits": ["antonym", "negation"]}
+    read = mix.from_train_args(old)
+    assert mix.check(read, "similarity") == mix.parse("training/recipes/similarity-contrasts.json", "similarity")
+    assert mix.from_train_args({"task": "similarity", "mix": read}) is read
