@@ -204,7 +204,7 @@ def export_lines(task, rows) -> list:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), required=True,
               help="The TSV file to write.")
 def export_command(task, out):
-    """Write a task's feedback in the NSMC or KorSTS TSV format (for training.finetune)."""
+    """Write a task's feedback in the NSMC or KorSTS TSV format (for training.train.finetune)."""
     rows = get_store().rows(task)
     Path(out).write_text("\n".join(export_lines(task, rows)) + "\n", encoding="utf-8")
     click.echo(f"{len(rows)} {task} row(s) written to {out}")

@@ -3,7 +3,7 @@
 `spell_out` writes the digits before a counter in Korean words (native numerals for 시, 명, 개 …,
 Sino-Korean ones for 분, 층, 원 …). `align_number_spellings` goes the other way for a sentence
 pair: where one side has 「3시」 and the other 「세 시」, the words become 「3시」, so the model reads
-one spelling. Serving uses it (no pandas here); training.numerals builds training pairs from it.
+one spelling. Serving uses it (no pandas here); training.data.numerals builds training pairs from it.
 """
 import re
 

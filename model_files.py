@@ -1,21 +1,21 @@
 """The files of a model directory: their names, serving.json's fields, and how to read them.
 
 A served model is a save_pretrained directory (config, weights, tokenizer) plus the files below.
-Training writes them (training.finetune, average, import_e5, export), the app reads them
-(models, model_info, ngrams); both name them from here, so training never imports a web module
-to learn a file name. Every file is optional for serving: a model from elsewhere has none.
+Training writes them (training.train.finetune, release.average, encoders.import_e5, release.export),
+the app reads them (models, model_info, ngrams); both name them from here, so training never imports
+a web module to learn a file name. Every file is optional for serving: a model from elsewhere has none.
 
 Pure Python on purpose (no Flask, no torch): anything may import it.
 """
 import json
 from pathlib import Path
 
-CARD_FILE = "README.md"  # the model card (training.export writes it; the model page renders it)
+CARD_FILE = "README.md"  # the model card (training.release.export writes it; the model page renders it)
 SERVING_FILE = "serving.json"  # how the app serves the weights: the fields of SERVING_DEFAULTS
 TRAIN_ARGS_FILE = "train_args.json"  # the arguments of the run that made the weights
 DEV_METRICS_FILE = "dev_metrics.json"  # the dev scores the checkpoint was selected on
-IMPORT_FILE = "import.json"  # training.import_e5's record of a conversion of e5 weights
-EVALUATIONS_FILE = "evaluations.json"  # training.evaluate / baselines results, saved by export
+IMPORT_FILE = "import.json"  # training.encoders.import_e5's record of a conversion of e5 weights
+EVALUATIONS_FILE = "evaluations.json"  # training.evaluate.score / baselines results, saved by export
 SUMMARY_FILE = "summary_ko.json"  # the model page's Korean summary (format in model_info)
 NGRAM_FILE = "ngram.safetensors"  # a sentiment ensemble's n-gram member (ngrams.HashedNgramModel)
 PLOT_DIR = "plots"  # the evaluation plots, under the names of PLOTS only
@@ -37,7 +37,7 @@ SERVING_DEFAULTS = {
     "align_numbers": False,  # similarity: a number spelt in words on one side read as digits
 }
 
-# The evaluation plots training.plots draws, by task, in the order a page shows them: the only
+# The evaluation plots training.evaluate.plots draws, by task, in the order a page shows them: the only
 # files ever served from PLOT_DIR.
 PLOTS = {
     SENTIMENT: ("confusion_matrix.png", "reliability.png", "accuracy_by_length.png"),

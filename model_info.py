@@ -1,8 +1,8 @@
 """What a model page and /api/v1/models/<task> show: a loaded model's facts, card, metrics, plots.
 
 Everything is read from the model's directory: the Korean summary (summary_ko.json), the card
-(README.md), the metrics that training.export saved (evaluations.json, dev_metrics.json) and the
-plots of `training.evaluate --plots` (plots/*.png). A model from elsewhere may have none of
+(README.md), the metrics that training.release.export saved (evaluations.json, dev_metrics.json) and the
+plots of `training.evaluate.score --plots` (plots/*.png). A model from elsewhere may have none of
 them; the page then says so.
 
 summary_ko.json is what a person reads first on the model page, in Korean, and is written for
@@ -68,7 +68,7 @@ PUBLISHED_CAVEATS = {
                        "표시하므로 시험 세트 값으로 보입니다. 이 모델의 점수는 검증 세트 값이라 조건이 "
                        "똑같지는 않습니다.",
 }
-# Korean names of the baselines that training.baselines and training.zero_shot save.
+# Korean names of the baselines that training.evaluate.baselines and training.evaluate.zero_shot save.
 BASELINE_NAMES = {
     "tfidf-char-logreg": "글자 n-gram TF-IDF + 로지스틱 회귀",
     "tfidf-char-cosine": "글자 n-gram TF-IDF 코사인 유사도",
@@ -183,7 +183,7 @@ def served_score(directory, predictor):
 
 
 def baseline_scores(directory, task) -> list:
-    """The headline rows of the baselines: results of no model directory (training.baselines)."""
+    """The headline rows of the baselines: results of no model directory (training.evaluate.baselines)."""
     metric = HEADLINES[task]["metric"]
     return [{"model": BASELINE_NAMES.get(result.get("model"), result.get("model", "?")),
              "score": result["metrics"][metric], "quantized": False}

@@ -213,7 +213,7 @@ class Predictor:
         self.max_length = max_length or self._default_max_length()
         self.cleaning = bool(serving_setting(info, "clean"))
         self.name = serving_setting(info, "name") or self._default_name()
-        # What the weights are and how they were made (training.export writes it); none for a
+        # What the weights are and how they were made (training.release.export writes it); none for a
         # model from elsewhere, whose own card says.
         self.origin = serving_setting(info, "origin")
         self.call_cost_tokens = CALL_COST_TOKENS.get(self.device.type, microbatch.NEVER_SPLIT)

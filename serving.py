@@ -11,7 +11,7 @@ import monitoring
 ROOT = Path(__file__).resolve().parent
 LOCAL_MODEL_DIR = "running_model"  # a relative setting under here is always a path, never a hub id
 MODEL_SETTINGS = {models.SENTIMENT: "SENTIMENT_MODEL", models.SIMILARITY: "SIMILARITY_MODEL"}
-TRAIN_COMMAND = "python -m training.finetune --task {task}"
+TRAIN_COMMAND = "python -m training.train.finetune --task {task}"
 # gunicorn's "worker failed to boot" status: its master then stops instead of respawning workers
 # that cannot load a model; `flask run` and other callers simply exit with it.
 EXIT_NO_MODEL = 3

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from preprocessing import clean
-from training import data
+from training.data import sources
 
 MAX_REQUESTS = 100_000  # hard caps, whatever the arguments say: a run always ends
 MAX_SECONDS = 600
@@ -45,13 +45,13 @@ def require_loopback(url) -> tuple:
 
 def load_bodies(task, data_dir=None, limit=2000) -> list:
     """Request bodies from real data: NSMC test reviews or KorSTS dev pairs the server accepts."""
-    root = data.data_dir(data_dir)
+    root = sources.data_dir(data_dir)
     if task == "sentiment":
-        texts = data.load_nsmc(root / "nsmc" / "ratings_test.txt")["text"]
+        texts = sources.load_nsmc(root / "nsmc" / "ratings_test.txt")["text"]
         # The server refuses texts that cleaning empties (emoji only…): they would count as errors.
         bodies = ({"text": text} for text in texts if clean(text))
     else:
-        pairs = data.load_korsts(root / "korsts" / "sts-dev.tsv")
+        pairs = sources.load_korsts(root / "korsts" / "sts-dev.tsv")
         bodies = ({"sentence1": a, "sentence2": b}
                   for a, b in zip(pairs["sentence1"], pairs["sentence2"]) if clean(a) and clean(b))
     return list(itertools.islice(bodies, limit))

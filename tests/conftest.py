@@ -27,7 +27,7 @@ from transformers import AutoTokenizer, ElectraConfig, ElectraForSequenceClassif
 
 from live_server import free_port, running  # noqa: E402
 from main import create_app  # noqa: E402
-from training.tokenizer import train_tokenizer  # noqa: E402
+from training.encoders.tokenizer import train_tokenizer  # noqa: E402
 from training_helpers import NEGATIVE, POSITIVE, TINY_MODEL, review_rows, run_finetune, write_tsv  # noqa: E402
 
 # The tiny models gain nothing from threads, and a long training may be using every core.
@@ -112,7 +112,7 @@ def pair_order_models(tiny_models, tmp_path_factory) -> dict:
 
 
 def synthetic_outputs(task, n=200) -> dict:
-    """Evaluation outputs of the kind training.evaluate collects, drawn at random (seeded)."""
+    """Evaluation outputs of the kind training.evaluate.score collects, drawn at random (seeded)."""
     rng = random.Random(0)
     if task == "sentiment":
         labels = [rng.randint(0, 1) for _ in range(n)]
@@ -124,10 +124,12 @@ def synthetic_outputs(task, n=200) -> dict:
 
 
 def add_card_and_plots(directory, task) -> None:
-    """Give a model directory what training.export leaves: plots, saved evaluations, a card."""
-    from training import export, metrics, plots
+    """Give a model directory what training.release.export leaves: plots, saved evaluations, a card."""
+    from training import metrics
+    from training.evaluate import plots
+    from training.release import export
     outputs = synthetic_outputs(task)
-    source = directory.parent / f"{directory.name}-evaluation"  # what training.evaluate writes
+    source = directory.parent / f"{directory.name}-evaluation"  # what training.evaluate.score writes
     plots.write_plots(task, outputs, source)
     names = export.copy_plots(source, directory, task)
     scored = (metrics.sentiment_metrics(outputs["labels"], outputs["predictions"])

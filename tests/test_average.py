@@ -1,4 +1,4 @@
-"""training.average: a weight average of fine-tuned models, and the export of one."""
+"""training.release.average: a weight average of fine-tuned models, and the export of one."""
 import json
 import shutil
 
@@ -8,7 +8,8 @@ from transformers import AutoModelForSequenceClassification
 
 import model_info
 from models import load_predictor
-from training import average, export, mix
+from training.data import mix
+from training.release import average, export
 
 
 def test_average_is_the_weighted_mean_and_refuses_mismatches(trained, tmp_path):
@@ -49,7 +50,7 @@ def test_export_card_of_an_average_names_its_sources_and_their_data(trained, tmp
     out = tmp_path / "exported"
     export.export(export.ExportArgs(model=str(soup), out=str(out), symmetric=True))
     card = (out / "README.md").read_text()
-    assert "A weight average (`training.average`)" in card and f"`{second}` (0.5)" in card
+    assert "A weight average (`training.release.average`)" in card and f"`{second}` (0.5)" in card
     assert card.count("Dev metrics at selection") == 2 and mix.CARD["stylekqc"] in card
     assert mix.CARD["question_pairs"] in card
     assert not (out / "dev_metrics.json").exists()  # the average was never selected on dev

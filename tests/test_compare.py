@@ -1,10 +1,10 @@
-"""training.compare: the paired bootstrap between two models' saved evaluation outputs."""
+"""training.evaluate.compare: the paired bootstrap between two models' saved evaluation outputs."""
 import json
 import random
 
 import pytest
 
-from training import compare, evaluate
+from training.evaluate import compare, score
 
 
 def test_compare_finds_a_real_gain_and_none_between_equals():
@@ -33,7 +33,7 @@ def test_compare_reads_paraphrase_outputs_by_auc():
 def test_evaluate_saves_outputs_that_compare_reads(trained, data_root, tmp_path):
     path, model = data_root / "korsts" / "sts-dev.tsv", str(trained / "similarity" / "best")
     for name, order in (("one.json", False), ("both.json", True)):
-        evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=model, data=str(path),
+        score.evaluate(score.EvaluateArgs(task="similarity", model=model, data=str(path),
                                                 symmetric=order, save_outputs=str(tmp_path / name)))
     saved = json.loads((tmp_path / "one.json").read_text())
     assert saved["task"] == "similarity" and len(saved["gold"]) == len(saved["predicted"]) == 20

@@ -1,11 +1,12 @@
-"""training.contrasts: edits that turn one side of an STS pair against the other."""
+"""training.data.contrasts: edits that turn one side of an STS pair against the other."""
 import json
 import random
 
 import pandas as pd
 import pytest
 
-from training import contrasts, evaluate
+from training.data import contrasts
+from training.evaluate import score
 
 
 @pytest.mark.parametrize("sentence, negated", [
@@ -88,7 +89,7 @@ def test_evaluate_contrasts_scores_each_high_pair_against_its_edit(pair_order_mo
                         (4.8, "회의는 3시에 시작한다", "3시에 회의가 열린다"),
                         (1.0, "고양이가 잔다", "남자가 달린다")])
     outputs = tmp_path / "outputs.json"
-    result = evaluate.evaluate(evaluate.EvaluateArgs(
+    result = score.evaluate(score.EvaluateArgs(
         task="similarity", model=str(pair_order_models["symmetric"]), data=str(path), contrasts=True,
         save_outputs=str(outputs)))
     metrics = result["metrics"]
@@ -106,10 +107,10 @@ def test_evaluate_contrasts_refuses_files_without_scores(pair_order_models, tmp_
     path = tmp_path / "pairs.tsv"
     path.write_text("similarity\tsentence1\tsentence2\n1\t그는 도착했다\t그가 왔다\n", encoding="utf-8")
     with pytest.raises(ValueError, match="0/1 labels"):
-        evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(pair_order_models["symmetric"]),
+        score.evaluate(score.EvaluateArgs(task="similarity", model=str(pair_order_models["symmetric"]),
                                                 data=str(path), contrasts=True))
     with pytest.raises(ValueError, match="without --plots"):
-        evaluate.EvaluateArgs(task="similarity", model="m", data=str(path), contrasts=True, numeral_variants=True)
+        score.EvaluateArgs(task="similarity", model="m", data=str(path), contrasts=True, numeral_variants=True)
 
 
 def test_self_contrast_triplets_pair_each_sentence_with_itself_and_its_edit():

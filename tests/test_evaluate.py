@@ -1,10 +1,11 @@
-"""training.evaluate on the tiny trained models: the metric schema, calibration, int8, plots,
+"""training.evaluate.score on the tiny trained models: the metric schema, calibration, int8, plots,
 held-out splits, pair orders, paraphrase labels, spelled-out numbers and KLUE-NLI."""
 import pytest
 from PIL import Image
 
 from model_files import PLOTS
-from training import data, evaluate
+from training.data import sources
+from training.evaluate import score
 from training.metrics import calibration_table, paraphrase_metrics
 from training_helpers import NEGATIVE, NLI_ROWS, POSITIVE, write_klue_nli, write_tsv
 
@@ -14,8 +15,8 @@ from training_helpers import NEGATIVE, NLI_ROWS, POSITIVE, write_klue_nli, write
     ("similarity", "korsts/sts-dev.tsv", {"pearson", "spearman", "mse", "binary_f1", "fine_grading", "n"}),
 ])
 def test_evaluate_reports_the_metric_schema(trained, data_root, task, filename, keys):
-    args = evaluate.EvaluateArgs(task=task, model=str(trained / task / "best"), data=str(data_root / filename))
-    result = evaluate.evaluate(args)
+    args = score.EvaluateArgs(task=task, model=str(trained / task / "best"), data=str(data_root / filename))
+    result = score.evaluate(args)
     assert set(result["metrics"]) == keys
     assert result["model"] == task and result["clean"] is True
     if task == "sentiment":
@@ -38,16 +39,16 @@ def test_calibration_table_groups_pairs_by_predicted_score():
 
 
 def test_evaluate_scores_the_quantized_model_as_served(trained, data_root):
-    args = evaluate.EvaluateArgs(task="sentiment", model=str(trained / "sentiment" / "best"),
+    args = score.EvaluateArgs(task="sentiment", model=str(trained / "sentiment" / "best"),
                                  data=str(data_root / "nsmc/ratings_test.txt"), device="cpu", quantize=True)
-    result = evaluate.evaluate(args)
+    result = score.evaluate(args)
     assert result["quantized"] is True and result["metrics"]["n"] == 41
 
 
 @pytest.mark.parametrize("task, filename", [("sentiment", "nsmc/ratings_test.txt"),
                                             ("similarity", "korsts/sts-dev.tsv")])
 def test_evaluate_draws_the_plots(trained, data_root, tmp_path, task, filename):
-    evaluate.main(["--task", task, "--model", str(trained / task / "best"),
+    score.main(["--task", task, "--model", str(trained / task / "best"),
                    "--data", str(data_root / filename), "--plots", str(tmp_path / "plots")])
     assert sorted(path.name for path in (tmp_path / "plots").iterdir()) == sorted(PLOTS[task])
     for name in PLOTS[task]:
@@ -58,17 +59,17 @@ def test_evaluate_draws_the_plots(trained, data_root, tmp_path, task, filename):
 
 def test_evaluate_scores_only_the_klue_sts_held_out_tenth(trained, data_root):
     path = data_root / "klue-sts" / "klue-sts-v1.1_train.csv"
-    args = evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
+    args = score.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
                                  data=str(path), held_out=True)
-    result = evaluate.evaluate(args)
+    result = score.evaluate(args)
     assert result["held_out"] is True and result["metrics"]["n"] == 4
 
 
 def test_evaluate_scores_the_nsmc_dev_fifth_with_cleaning_on_or_off(trained, data_root):
     path = data_root / "nsmc" / "ratings_train.txt"
-    dev = data.split_nsmc_train(data.load_nsmc(path))[1]
-    assert data.load_eval_data("sentiment", path, held_out=True)["text"].tolist() == dev["text"].tolist()
-    runs = {clean: evaluate.evaluate(evaluate.EvaluateArgs(
+    dev = sources.split_nsmc_train(sources.load_nsmc(path))[1]
+    assert sources.load_eval_data("sentiment", path, held_out=True)["text"].tolist() == dev["text"].tolist()
+    runs = {clean: score.evaluate(score.EvaluateArgs(
         task="sentiment", model=str(trained / "sentiment" / "best"), data=str(path), held_out=True, clean=clean))
         for clean in (True, False)}
     assert [runs[clean]["clean"] for clean in (True, False)] == [True, False]
@@ -78,12 +79,12 @@ def test_evaluate_scores_the_nsmc_dev_fifth_with_cleaning_on_or_off(trained, dat
 def test_evaluate_scores_similarity_in_one_or_both_pair_orders(trained, data_root):
     path = data_root / "korsts" / "sts-dev.tsv"
     model = str(trained / "similarity" / "best")
-    runs = {order: evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=model, data=str(path),
+    runs = {order: score.evaluate(score.EvaluateArgs(task="similarity", model=model, data=str(path),
                                                            symmetric=order))
             for order in (None, True)}
     assert runs[None]["symmetric"] is False and runs[True]["symmetric"] is True  # the model's own: one
     assert runs[True]["metrics"]["n"] == runs[None]["metrics"]["n"] == 20
-    aligned = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=model, data=str(path),
+    aligned = score.evaluate(score.EvaluateArgs(task="similarity", model=model, data=str(path),
                                                       align_numbers=True))
     assert runs[None]["align_numbers"] is False and aligned["align_numbers"] is True
 
@@ -102,12 +103,12 @@ def test_evaluate_reads_stylekqc_pairs_as_paraphrase_labels(trained, tmp_path):
     path = tmp_path / "sts-dev.tsv"
     rows = [(1, POSITIVE[i], POSITIVE[i + 1]) for i in range(4)] + [(0, POSITIVE[i], NEGATIVE[i]) for i in range(4)]
     write_tsv(path, ("similarity", "sentence1", "sentence2"), rows)
-    assert data.load_pairs(path)["label"].tolist() == [1] * 4 + [0] * 4
-    args = evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"), data=str(path))
-    result = evaluate.evaluate(args)
+    assert sources.load_pairs(path)["label"].tolist() == [1] * 4 + [0] * 4
+    args = score.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"), data=str(path))
+    result = score.evaluate(args)
     assert result["metrics"]["n"] == 8 and 0 <= result["metrics"]["paraphrase_at_80"] <= 1
     with pytest.raises(ValueError, match="0/1 paraphrase labels"):
-        evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=args.model, data=str(path),
+        score.evaluate(score.EvaluateArgs(task="similarity", model=args.model, data=str(path),
                                                 plots=str(tmp_path / "plots")))
 
 
@@ -116,23 +117,23 @@ def test_evaluate_reports_how_far_spelled_out_numbers_move_the_scores(trained, t
     rows = [("main", "f", "2012", i, f"{i % 6}.0", f"고양이 {i + 1}마리", POSITIVE[i % 5]) for i in range(12)]
     write_tsv(path, ("genre", "filename", "year", "id", "score", "sentence1", "sentence2"),
               rows + [("main", "f", "2012", 99, "2.0", "숫자 없음", "최고의 영화")])
-    result = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
+    result = score.evaluate(score.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
                                                      data=str(path), numeral_variants=True))
     metrics = result["metrics"]
     assert result["numeral_variants"] is True and metrics["pairs"] == 12  # the pair without numbers is left out
     assert metrics["as_written"]["n"] == metrics["spelled_out"]["n"] == 12
     assert metrics["mean_absolute_change"] >= abs(metrics["mean_change"])
     with pytest.raises(ValueError, match="numeral_variants"):
-        evaluate.EvaluateArgs(task="sentiment", model="m", data=str(path), numeral_variants=True)
+        score.EvaluateArgs(task="sentiment", model="m", data=str(path), numeral_variants=True)
 
 
 def test_evaluate_reads_klue_nli_as_entailment_against_contradiction(trained, tmp_path):
     (tmp_path / "klue-nli").mkdir()
     write_klue_nli(tmp_path, NLI_ROWS)
     path = tmp_path / "klue-nli" / "klue-nli-v1.1_train.json"
-    frame = data.load_pairs(path)
+    frame = sources.load_pairs(path)
     assert frame[["sentence2", "label"]].values.tolist() == [["비가 오지 않는다", 0], ["비가 온다", 1],
                                                             ["영화가 지루하다", 0]]  # neutral left out
-    result = evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
+    result = score.evaluate(score.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"),
                                                      data=str(path)))
     assert result["metrics"]["n"] == 3 and 0.0 <= result["metrics"]["auc"] <= 1.0

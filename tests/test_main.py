@@ -57,7 +57,7 @@ def test_missing_directory_refuses_to_start(caplog, tiny_config, tmp_path):
     missing = tmp_path / "no-model-here"
     line = startup_failure(caplog, {**tiny_config, "SIMILARITY_MODEL": str(missing)})
     assert f"SIMILARITY_MODEL points to {missing}: no such directory" in line
-    assert "python -m training.finetune --task similarity" in line
+    assert "python -m training.train.finetune --task similarity" in line
 
 
 def test_missing_running_model_is_a_path_not_a_hub_id(caplog, tiny_config):
@@ -65,7 +65,7 @@ def test_missing_running_model_is_a_path_not_a_hub_id(caplog, tiny_config):
     setting = "running_model/no-such-model"
     line = startup_failure(caplog, {**tiny_config, "SENTIMENT_MODEL": setting})
     assert f"SENTIMENT_MODEL points to {ROOT / setting}: no such directory" in line
-    assert "python -m training.finetune --task sentiment" in line
+    assert "python -m training.train.finetune --task sentiment" in line
 
 
 def test_directory_without_model_refuses_to_start(caplog, tiny_config, tmp_path):

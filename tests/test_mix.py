@@ -1,11 +1,12 @@
-"""training.mix: a run's data as data: sources checked by name and key, a file or JSON text alike,
+"""training.data.mix: a run's data as data: sources checked by name and key, a file or JSON text alike,
 the plain similarity mix, and the mix read back from older runs' options."""
 import json
 
 import pandas as pd
 import pytest
 
-from training import data, finetune, mix
+from training.data import mix, sources
+from training.train import finetune
 from training_helpers import NO_EXTRA_PAIRS, mix_argv
 
 PLAIN = "training/recipes/similarity-plain.json"
@@ -53,9 +54,9 @@ def test_a_mix_file_and_the_same_json_text_give_the_same_training_frame(data_roo
 def test_the_plain_similarity_mix_is_korsts_train_and_nine_tenths_of_klue_sts(data_root, tokenizer_dir):
     common = ["--task", "similarity", "--data_dir", str(data_root), "--init", str(tokenizer_dir)]
     train, _, extra_devs = mix.load_splits(finetune.parse_args(common + ["--mix", PLAIN]))
-    korsts = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
-    klue_train, klue_held_out = data.split_klue_sts_train(
-        data.load_klue_sts_csv(data_root / "klue-sts" / "klue-sts-v1.1_train.csv"))
+    korsts = sources.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    klue_train, klue_held_out = sources.split_klue_sts_train(
+        sources.load_klue_sts_csv(data_root / "klue-sts" / "klue-sts-v1.1_train.csv"))
     pd.testing.assert_frame_equal(train, pd.concat([korsts, klue_train], ignore_index=True))
     pd.testing.assert_frame_equal(extra_devs["klue_sts_heldout"], klue_held_out)
     # The task config's default (the card's first stage) is the same mix; an empty --mix is KorSTS alone.

@@ -72,12 +72,12 @@ def test_an_ensemble_without_its_ngram_file_refuses_to_load(tiny_models, fitted,
 
 
 def test_evaluate_reports_each_member_and_the_weight_sweep(tiny_models, fitted, tmp_path):
-    from training import evaluate
+    from training.evaluate import score
     directory = ensemble_copy(tiny_models["sentiment"], tmp_path / "e", fitted, 0.5)
     rows = [(i, text, 1) for i, text in enumerate(POSITIVE)] + [(9 + i, text, 0) for i, text in enumerate(NEGATIVE)]
     data_file = tmp_path / "ratings.txt"
     data_file.write_text("id\tdocument\tlabel\n" + "".join(f"{i}\t{t}\t{y}\n" for i, t, y in rows), encoding="utf-8")
-    result = evaluate.evaluate(evaluate.EvaluateArgs(task="sentiment", model=str(directory), data=str(data_file)))
+    result = score.evaluate(score.EvaluateArgs(task="sentiment", model=str(directory), data=str(data_file)))
     members = result["metrics"]["ensemble"]
     assert members["weight"] == 0.5 and members["ngram_alone"]["accuracy"] == 1.0  # it learned these eight
     assert members["weight_sweep"]["0.5"] == result["metrics"]["accuracy"]

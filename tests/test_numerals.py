@@ -1,9 +1,9 @@
-"""Training and evaluation pairs with numbers in Korean words (training.numerals)."""
+"""Training and evaluation pairs with numbers in Korean words (training.data.numerals)."""
 import random
 
 import pandas as pd
 
-from training import numerals
+from training.data import numerals
 
 
 PAIRS = pd.DataFrame({"sentence1": ["고양이 3마리", "숫자 없음", "2명", "비 온다"],

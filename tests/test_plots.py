@@ -1,11 +1,11 @@
-"""training/plots.py: the evaluation plots, labelled in Korean when a Korean font is installed."""
+"""training/evaluate/plots.py: the evaluation plots, labelled in Korean when a Korean font is installed."""
 import warnings
 
 import pytest
 
 from conftest import synthetic_outputs
 from model_files import PLOTS
-from training import plots
+from training.evaluate import plots
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""training.probe: the everyday pairs a user might try, scored as the app scores them."""
+"""training.evaluate.probe: the everyday pairs a user might try, scored as the app scores them."""
 import json
 
 import pytest
 
 from models import load_predictor
 from pages import SIMILARITY_EXAMPLES
-from training import probe
+from training.evaluate import probe
 
 
 def test_probes_hold_the_page_examples_with_their_kinds():

@@ -1,4 +1,4 @@
-"""The similarity ranking objective (a mix's `ranking`, training.ranking): NLI premises ranked
+"""The similarity ranking objective (a mix's `ranking`, training.train.ranking): NLI premises ranked
 entailment over contradiction, with edited training pairs (`contrasts`) and everyday pairs
 (`everyday`) beside them."""
 import json
@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 import torch
 
-from training import export, finetune, mix, ranking
-from training.batching import collate
+from training.data import mix
+from training.release import export
+from training.train import finetune, ranking
+from training.train.batching import collate
 from training_helpers import NLI_ROWS, TINY, mix_argv, run_finetune, write_klue_nli, write_tsv
 
 

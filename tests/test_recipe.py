@@ -1,4 +1,4 @@
-"""The sentiment recipe (training.selftrain) end to end on a tiny corpus, and its precision choice."""
+"""The sentiment recipe (training.train.selftrain) end to end on a tiny corpus, and its precision choice."""
 import json
 
 import pytest
@@ -6,8 +6,9 @@ import torch
 
 from test_selftrain import imported_encoder, planted_corpus  # noqa: F401
 import hardware
-from training import data, precision, selftrain
-from training.dedup import loose_key
+from training.data import sources
+from training.data.dedup import loose_key
+from training.train import precision, selftrain
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -39,7 +40,7 @@ def test_recipe_runs_end_to_end_then_resumes_as_a_no_op(data_root, imported_enco
     for name in ("round0/done", "ngram.safetensors", "pseudo.json", "student/done", "test-round0.json",
                  "test-student.json", "release-round0/serving.json", "dev-student.json"):
         assert (tmp_path / name).is_file(), name
-    pseudo = data.read_tsv(tmp_path / "pseudo.tsv")
+    pseudo = sources.read_tsv(tmp_path / "pseudo.tsv")
     assert 0 < len(pseudo) <= 8
     assert not {loose_key(text) for text in pseudo["text"]} & {loose_key(text) for text in planted_test}
     tested = json.loads((tmp_path / "test-round0.json").read_text())

@@ -9,10 +9,12 @@ import torch
 from transformers import AutoTokenizer, ElectraConfig, ElectraModel
 
 from models import load_predictor
-from training import data, finetune, ngram, pseudolabel, teacher, trainer
-from training.batching import collate
-from training.dedup import exact_key, held_out_keys, loose_key
-from training.soft_labels import mixed_loss, read_pseudo_labels, soft_cross_entropy
+from training.data import sources
+from training.data.dedup import exact_key, held_out_keys, loose_key
+from training.data.mix import read_pseudo_labels
+from training.train import finetune, ngram, pseudolabel, teacher, trainer
+from training.train.batching import collate
+from training.train.soft_labels import mixed_loss, soft_cross_entropy
 from training_helpers import NO_EXTRA_PAIRS, TINY, mix_argv, run_finetune
 
 # Three phrases each: the synthetic NSMC reviews join two (training_helpers.review_rows), so none of these matches one.
@@ -22,7 +24,7 @@ NOVEL = ["정말 재밌다 최고의 영화 또 보고 싶다", "감동적이고
 
 def nsmc_texts(root, name):
     """The review texts of one NSMC file of the synthetic data root."""
-    return data.load_nsmc(root / "nsmc" / name)["text"].tolist()
+    return sources.load_nsmc(root / "nsmc" / name)["text"].tolist()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def ngram_model(data_root, tmp_path_factory):
 def planted_corpus(data_root, tmp_path_factory):
     """A tiny corpus with test, dev and train reviews planted among new ones; returns (path, test lines)."""
     test = nsmc_texts(data_root, "ratings_test.txt")
-    train, dev = data.split_nsmc_train(data.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))
+    train, dev = sources.split_nsmc_train(sources.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))
     planted_test = [test[-1], "  " + test[0].replace(" ", "   ") + "!!!"]  # verbatim, and respaced
     # The synthetic files share many reviews: plant a dev and a train review that no test one equals.
     held_out = held_out_keys(data_root)
@@ -84,9 +86,9 @@ def test_keys_find_a_review_again_after_cleaning():
 
 def test_filter_corpus_drops_held_out_and_training_reviews(data_root, planted_corpus):
     path, planted_test = planted_corpus
-    train, _ = data.split_nsmc_train(data.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))
+    train, _ = sources.split_nsmc_train(sources.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))
     held_out = held_out_keys(data_root)
-    kept, dropped = pseudolabel.filter_corpus(list(data.iter_corpus(path)), held_out, train["text"])
+    kept, dropped = pseudolabel.filter_corpus(list(sources.iter_corpus(path)), held_out, train["text"])
     assert kept == NOVEL
     assert dropped["test_match"] == len(planted_test)
     assert dropped["corpus_duplicate"] == 1 and dropped["empty"] == 1
@@ -129,7 +131,7 @@ def test_pseudolabel_command_never_lets_a_test_review_through(teacher_dir, ngram
     command = ["--teacher", str(teacher_dir), "--ngram", str(ngram_model), "--corpus", str(path),
                "--data_dir", str(data_root), "--out", str(out), "--threads", "1"]
     pseudolabel.main(command)  # no cap: every line that passed the filters is written
-    written = data.read_tsv(out)
+    written = sources.read_tsv(out)
     assert list(written.columns) == ["text", "positive", "model", "ngram"]
     assert sorted(written["text"]) == sorted(NOVEL)
     test_keys = {loose_key(text) for text in nsmc_texts(data_root, "ratings_test.txt")}
@@ -142,7 +144,7 @@ def test_pseudolabel_command_never_lets_a_test_review_through(teacher_dir, ngram
     assert report["dropped"]["test_match"] == len(planted_test)
     assert report["scored"] == report["selected"] == len(NOVEL) and report["processes"] == 1
     pseudolabel.main(command + ["--max_count", "4"])
-    capped = data.read_tsv(out)
+    capped = sources.read_tsv(out)
     assert len(capped) == 4 and set(capped["text"]) <= set(NOVEL)
 
 
@@ -157,7 +159,7 @@ def test_pseudo_labels_file_cannot_bring_a_test_review_into_training(data_root, 
 
 @pytest.fixture(scope="module")
 def imported_encoder(tokenizer_dir, tmp_path_factory):
-    """A tiny bare ELECTRA encoder directory, the shape training.import_e5 writes (no task head)."""
+    """A tiny bare ELECTRA encoder directory, the shape training.encoders.import_e5 writes (no task head)."""
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = ElectraConfig(vocab_size=len(tokenizer), embedding_size=16, hidden_size=16, num_hidden_layers=1,
                            num_attention_heads=2, intermediate_size=32, max_position_embeddings=128)
@@ -189,10 +191,10 @@ def test_student_trains_on_gold_and_pseudo_labels_from_the_imported_encoder(
     student.run()
     predictor = load_predictor(tmp_path / "student" / "best", "sentiment")
     assert predictor.config.hidden_size == 16 and len(predictor.predict(NOVEL)) == len(NOVEL)
-    # Gold reviews from the 150th on, then the pseudo-labeled ones: the student of training.selftrain.
+    # Gold reviews from the 150th on, then the pseudo-labeled ones: the student of training.train.selftrain.
     skipped = finetune.Trainer(finetune.parse_args(argv[:-2] + mix_argv(
         {"source": "nsmc", "skip": 150, "limit": 8}, {"source": "pseudo_labels", "path": str(pseudo)})))
-    split = data.split_nsmc_train(data.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))[0]
+    split = sources.split_nsmc_train(sources.load_nsmc(data_root / "nsmc" / "ratings_train.txt"))[0]
     assert skipped.train["labels"][:8] == split["label"].iloc[150:158].tolist()
     assert len(skipped.train["labels"]) == 8 + 20 and skipped.train["weight"][-1] == 1.0
 

@@ -1,10 +1,11 @@
-"""The pairs a similarity mix adds to KorSTS train (training.mix): KLUE-STS, StyleKQC and question
+"""The pairs a similarity mix adds to KorSTS train (training.data.mix): KLUE-STS, StyleKQC and question
 paraphrases, numeral variants."""
 import shutil
 
 import pytest
 
-from training import data, finetune, mix
+from training.data import mix, sources
+from training.train import finetune
 from training_helpers import NO_EXTRA_PAIRS, mix_argv, write_stylekqc, write_tsv
 
 
@@ -18,7 +19,7 @@ def similarity_args(root, tokenizer_dir, *extra):
 def test_klue_sts_trains_on_nine_tenths_and_holds_out_the_rest(data_root, tokenizer_dir, train_klue, added):
     args = similarity_args(data_root, tokenizer_dir, *mix_argv("korsts", {"source": "klue_sts", "train": train_klue}))
     train, dev, extra_devs = mix.load_splits(args)
-    korsts = data.load_korsts(data_root / "korsts" / "sts-train.tsv")
+    korsts = sources.load_korsts(data_root / "korsts" / "sts-train.tsv")
     assert len(train) == len(korsts) + added and len(dev) == 20
     assert len(extra_devs["klue_sts_heldout"]) == 4  # scored either way
 

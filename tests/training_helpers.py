@@ -5,7 +5,7 @@ import json
 import random
 from pathlib import Path
 
-from training import finetune, trainer
+from training.train import finetune, trainer
 
 POSITIVE = ["정말 재밌다", "최고의 영화", "감동적이고 좋았다", "배우 연기 훌륭함", "또 보고 싶다"]
 NEGATIVE = ["시간 낭비", "너무 지루하다", "최악의 영화", "돈 아깝다", "다신 안 봄"]

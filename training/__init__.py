@@ -1,0 +1,1 @@
+"""The training pipeline, in its order: data → encoders → train → evaluate → release (README.md)."""

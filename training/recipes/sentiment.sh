@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuilds running_model/sentiment: the sentiment recipe (training.selftrain, resumable, ~2.5 h on
+# Rebuilds running_model/sentiment: the sentiment recipe (training.train.selftrain, resumable, ~2.5 h on
 # 2 CPU cores; run it again after an interruption), then the release of its best candidate with
 # the n-gram member at the weight chosen on dev, its test evaluation, plots and Korean summary.
 #   training/recipes/sentiment.sh            # RUNS=... to use another run directory
@@ -7,18 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 RUNS=${RUNS:-${KOTEXT_RUNS_DIR:-$HOME/.cache/kotext/runs}/selftrain}
-$PY -m training.selftrain --runs "$RUNS" "$@"
+$PY -m training.train.selftrain --runs "$RUNS" "$@"
 best=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['best'])" "$RUNS/recipe.json")
 name=$(basename "$(dirname "$best")")      # round0 or student
 weight=$($PY -c "import json,sys; print(json.load(open(sys.argv[1])).get('ngram_weight', 0))" \
     "$RUNS/release-$name/serving.json")
 cp "$RUNS/test-$name.json" results/sentiment-e5-ngram-nsmc-test.json
 cp "$RUNS/dev-$name.json" results/sentiment-e5-ngram-nsmc-dev10k.json
-$PY -m training.export --model "$best" --out running_model/sentiment \
+$PY -m training.release.export --model "$best" --out running_model/sentiment \
     --name multilingual-e5-small-ko-nsmc-ngram --quantize false \
     --ngram "$RUNS/ngram.safetensors" --ngram_weight "$weight" \
     --plots "$RUNS/plots-$name" --summary_ko training/recipes/sentiment.summary_ko.json \
     --evaluations results/sentiment-e5-ngram-nsmc-test.json results/sentiment-e5-ngram-nsmc-dev10k.json \
         results/sentiment-distill-nsmc-test.json results/baseline-sentiment-nsmc-test.json \
-    --command "training/recipes/sentiment.sh   # python -m training.selftrain, then this export" \
+    --command "training/recipes/sentiment.sh   # python -m training.train.selftrain, then this export" \
     --notes "$(cat training/recipes/sentiment.notes.md)"

@@ -11,10 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 RUNS=${RUNS:-${KOTEXT_RUNS_DIR:-$HOME/.cache/kotext/runs}/similarity}
-[ -e "$RUNS/e5-small-ko" ] || $PY -m training.import_e5 --out "$RUNS/e5-small-ko"
-$PY -m training.finetune --task similarity --init "$RUNS/e5-small-ko" \
+[ -e "$RUNS/e5-small-ko" ] || $PY -m training.encoders.import_e5 --out "$RUNS/e5-small-ko"
+$PY -m training.train.finetune --task similarity --init "$RUNS/e5-small-ko" \
     --mix training/recipes/similarity-plain.json --freeze_embeddings true --epochs 2 --batch_size 16 \
     --learning_rate 4e-5 --warmup_ratio 0.1 --evals_per_epoch 2 --checkpoint_every 200 --resume true \
     --seed 42 --out "$RUNS/plain" "$@"
-# TODO (export): evaluate $RUNS/plain/best through the predictor (training.evaluate, both pair
-# orders) and release it with training.export --symmetric true, as the sentiment recipe does.
+# TODO (export): evaluate $RUNS/plain/best through the predictor (training.evaluate.score, both pair
+# orders) and release it with training.release.export --symmetric true, as the sentiment recipe does.

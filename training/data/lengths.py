@@ -1,6 +1,6 @@
 """Token lengths of the NSMC train reviews under a tokenizer: how much each max length would cut.
 
-    python -m training.lengths --tokenizer runs/e5-small-ko      # JSON: mean, percentiles, share over
+    python -m training.data.lengths --tokenizer runs/e5-small-ko      # JSON: mean, percentiles, share over
 """
 import json
 from dataclasses import dataclass, field
@@ -9,7 +9,7 @@ import numpy as np
 from transformers import AutoTokenizer, HfArgumentParser
 
 from preprocessing import clean_if
-from training.dedup import nsmc_split
+from training.data.dedup import nsmc_split
 
 
 @dataclass

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR_ENV = "KOTEXT_DATA_DIR"
 STYLEKQC_BLOCK = 10  # StyleKQC act files: every 10 consecutive lines paraphrase one utterance
 

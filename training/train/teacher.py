@@ -1,6 +1,6 @@
 """The self-training teacher: a fine-tuned model and the n-gram model, probabilities averaged.
 
-    python -m training.teacher --teacher runs/sentiment-e5/best --ngram runs/ngram-teacher.joblib \
+    python -m training.train.teacher --teacher runs/sentiment-e5/best --ngram runs/ngram-teacher.joblib \
         --data dev       # accuracy of each and of the ensemble on the NSMC dev split (or a file)
 """
 import json
@@ -11,16 +11,17 @@ import numpy as np
 from tqdm import tqdm
 
 from models import load_predictor
-from training import data, ngram
 from training.arguments import parse_with_config
-from training.dedup import nsmc_split
+from training.data import sources
+from training.data.dedup import nsmc_split
 from training.metrics import sentiment_metrics
+from training.train import ngram
 
 
 class TeacherEnsemble:
     """P(positive) = (1 - w) · fine-tuned model + w · n-gram model (w = ngram_weight, 0.5 a mean).
 
-    It labels only text neither member was fitted on: the unlabeled corpus (training.pseudolabel
+    It labels only text neither member was fitted on: the unlabeled corpus (training.train.pseudolabel
     drops every corpus line that matches a training review before asking) and dev or test for
     scoring. It never labels the training reviews themselves: the fine-tuned model has seen them
     with their gold labels, so its probabilities there are in-sample, confident and mostly right,
@@ -62,7 +63,7 @@ class TeacherEnsemble:
 class TeacherArgs:
     teacher: str = field(metadata={"help": "Fine-tuned sentiment model directory."})
     data: str = field(metadata={"help": "`dev` (the NSMC train split's dev fifth) or a labeled NSMC-format file (test: once per candidate)."})
-    ngram: str = field(default=None, metadata={"help": "N-gram model saved by training.ngram."})
+    ngram: str = field(default=None, metadata={"help": "N-gram model saved by training.train.ngram."})
     ngram_weight: float = field(default=0.5, metadata={"help": "Weight of the n-gram model (0.5: the mean)."})
     device: str = field(default=None, metadata={"help": "cpu or cuda (default: cuda when available)."})
     batch_size: int = field(default=64, metadata={"help": "Texts per forward pass."})
@@ -72,7 +73,7 @@ class TeacherArgs:
 
 def evaluate(args: TeacherArgs) -> dict:
     """Accuracy of the model, the n-gram model and the ensemble on a labeled file."""
-    frame = nsmc_split(args.data_dir)[1] if args.data == "dev" else data.load_nsmc(args.data)
+    frame = nsmc_split(args.data_dir)[1] if args.data == "dev" else sources.load_nsmc(args.data)
     frame = frame.iloc[:args.limit] if args.limit else frame
     started = time.time()
     ensemble = TeacherEnsemble(args.teacher, args.ngram, args.ngram_weight, args.device, args.batch_size)

@@ -1,4 +1,4 @@
-"""The fine-tuning loop: one Accelerate loop with its own checkpointing, used by training.finetune.
+"""The fine-tuning loop: one Accelerate loop with its own checkpointing, used by training.train.finetune.
 
 Accelerate owns devices, precision and processes: bf16 autocast on a GPU that has it, one process
 per GPU under `accelerate launch` or `torchrun` (each takes its share of every epoch's batches; the
@@ -23,11 +23,12 @@ from tqdm import tqdm
 from transformers import AutoTokenizer, ElectraForSequenceClassification, get_linear_schedule_with_warmup
 
 from model_files import DEV_METRICS_FILE, SERVING_FILE, TRAIN_ARGS_FILE
-from training import mix, ranking
-from training.batching import collate, encode_task, length_grouped_batches, sorted_batches
+from training.data import mix
 from training.metrics import headline, sentiment_metrics, similarity_metrics
-from training.precision import training_precision
-from training.soft_labels import mixed_loss
+from training.train import ranking
+from training.train.batching import collate, encode_task, length_grouped_batches, sorted_batches
+from training.train.precision import training_precision
+from training.train.soft_labels import mixed_loss
 
 LABELS = {0: "negative", 1: "positive"}
 TRAINER_STATE = "trainer_state.json"  # in a checkpoint, beside Accelerate's files: step, best, history

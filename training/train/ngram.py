@@ -1,9 +1,9 @@
 """Fit the hashed word + character n-gram sentiment model on the NSMC train split.
 
-    python -m training.ngram --out ~/.cache/kotext/runs/ngram.safetensors   # reports its dev accuracy
+    python -m training.train.ngram --out ~/.cache/kotext/runs/ngram.safetensors   # reports its dev accuracy
 
-It is the self-training teacher's second member (training.teacher.TeacherEnsemble) and, saved into
-a sentiment model directory by training.export, the served ensemble's (ngrams.HashedNgramModel).
+It is the self-training teacher's second member (training.train.teacher.TeacherEnsemble) and, saved into
+a sentiment model directory by training.release.export, the served ensemble's (ngrams.HashedNgramModel).
 It is fitted on the train split only, so the dev split it is scored on is text it never saw.
 """
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ngrams import HashedNgramModel
 from training.arguments import parse_with_config
-from training.dedup import nsmc_split
+from training.data.dedup import nsmc_split
 from training.metrics import sentiment_metrics
 
 

@@ -1,7 +1,7 @@
-"""Linear reference baselines, scored in the same JSON format as training.evaluate.
+"""Linear reference baselines, scored in the same JSON format as training.evaluate.score.
 
-    python -m training.baselines --task sentiment    # char_wb 1–4-gram TF-IDF + logistic regression
-    python -m training.baselines --task similarity   # char_wb 1–3-gram TF-IDF cosine
+    python -m training.evaluate.baselines --task sentiment    # char_wb 1–4-gram TF-IDF + logistic regression
+    python -m training.evaluate.baselines --task similarity   # char_wb 1–3-gram TF-IDF cosine
 """
 import json
 import time
@@ -14,7 +14,7 @@ from sklearn.pipeline import make_pipeline
 from transformers import HfArgumentParser
 
 from preprocessing import clean_if
-from training import data
+from training.data import sources
 from training.metrics import sentiment_metrics, similarity_metrics
 
 
@@ -40,7 +40,7 @@ def sentiment_classifier(max_ngram=4):
 
 def sentiment_baseline(args, root, evaluation) -> dict:
     """Logistic regression on char n-grams, trained on all of NSMC train."""
-    train = data.load_nsmc(root / "nsmc" / "ratings_train.txt")
+    train = sources.load_nsmc(root / "nsmc" / "ratings_train.txt")
     classifier = sentiment_classifier(args.max_ngram or 4)
     classifier.fit([clean_if(t, args.clean) for t in train["text"]], train["label"])
     predicted = classifier.predict([clean_if(t, args.clean) for t in evaluation["text"]])
@@ -61,7 +61,7 @@ def fit_cosine_scorer(train, cleaning=True, max_ngram=3):
 
 def similarity_baseline(args, root, evaluation) -> dict:
     """Cosine of char n-gram TF-IDF vectors fitted on KorSTS train, scaled to 0–5."""
-    score = fit_cosine_scorer(data.load_korsts(root / "korsts" / "sts-train.tsv"), args.clean,
+    score = fit_cosine_scorer(sources.load_korsts(root / "korsts" / "sts-train.tsv"), args.clean,
                               args.max_ngram or 3)
     predicted = score(evaluation["sentence1"], evaluation["sentence2"])
     return similarity_metrics(evaluation["score"].tolist(), predicted.tolist())
@@ -70,10 +70,10 @@ def similarity_baseline(args, root, evaluation) -> dict:
 def main(argv=None):
     """Fit the baseline and print its metrics as JSON."""
     (args,) = HfArgumentParser(BaselineArgs).parse_args_into_dataclasses(argv)
-    root = data.data_dir(args.data_dir)
+    root = sources.data_dir(args.data_dir)
     default = root / ("nsmc/ratings_test.txt" if args.task == "sentiment" else "korsts/sts-dev.tsv")
     eval_file = args.eval_file or str(default)
-    evaluation = data.load_eval_data(args.task, eval_file, args.held_out)
+    evaluation = sources.load_eval_data(args.task, eval_file, args.held_out)
     started = time.time()
     run = sentiment_baseline if args.task == "sentiment" else similarity_baseline
     metrics = run(args, root, evaluation)

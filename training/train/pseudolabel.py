@@ -1,13 +1,13 @@
 """Soft labels for the unlabeled reviews from the teacher ensemble, for a self-training student.
 
-    python -m training.pseudolabel --teacher runs/sentiment-e5/best --ngram runs/ngram-teacher.joblib \
+    python -m training.train.pseudolabel --teacher runs/sentiment-e5/best --ngram runs/ngram-teacher.joblib \
         --out runs/pseudo/round1.tsv --min_confidence 0.9 --max_count 200000
-    accelerate launch -m training.pseudolabel ...      # several GPUs: each scores a slice
+    accelerate launch -m training.train.pseudolabel ...      # several GPUs: each scores a slice
 
-Every corpus line is first matched against NSMC (training.dedup): a line equal to a test or dev
+Every corpus line is first matched against NSMC (training.data.dedup): a line equal to a test or dev
 review (loose key) is dropped, and so is one equal to a training review (those have gold labels,
 and the teacher's score on them would be in-sample). The rest are scored by
-training.teacher.TeacherEnsemble, kept by confidence and written as TSV, most confident first
+training.train.teacher.TeacherEnsemble, kept by confidence and written as TSV, most confident first
 (text, positive = the ensemble's P(positive), and each member's), with a JSON report beside it.
 """
 import csv
@@ -22,17 +22,17 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import gather_object
 
-from training import data
 from training.arguments import parse_with_config
-from training.dedup import exact_key, held_out_keys, loosen, nsmc_split
-from training.teacher import TeacherEnsemble
+from training.data import sources
+from training.data.dedup import exact_key, held_out_keys, loosen, nsmc_split
+from training.train.teacher import TeacherEnsemble
 
 
 @dataclass
 class PseudoLabelArgs:
     teacher: str = field(metadata={"help": "Fine-tuned sentiment model directory (the last round's best)."})
     out: str = field(metadata={"help": "Output TSV; a .json report is written beside it."})
-    ngram: str = field(default=None, metadata={"help": "N-gram model from training.ngram, averaged with the model."})
+    ngram: str = field(default=None, metadata={"help": "N-gram model from training.train.ngram, averaged with the model."})
     ngram_weight: float = field(default=0.5, metadata={"help": "Weight of the n-gram model in the ensemble (0.5: the mean)."})
     corpus: str = field(default=None, metadata={"help": "Unlabeled reviews, one a line (default <data>/pretrain/movie_reviews.txt)."})
     data_dir: str = field(default=None, metadata={"help": "Data root (default $KOTEXT_DATA_DIR or ../shared/data)."})
@@ -114,10 +114,10 @@ def select(frame: pd.DataFrame, min_confidence=0.0, max_count=0, balance=True) -
 
 def candidate_texts(args: PseudoLabelArgs, state) -> tuple:
     """The corpus lines allowed through filter_corpus (sampled to --max_lines) and the report counts."""
-    root = data.data_dir(args.data_dir)
+    root = sources.data_dir(args.data_dir)
     corpus = args.corpus or root / "pretrain" / "movie_reviews.txt"
     train, _ = nsmc_split(root)
-    lines = list(data.iter_corpus(corpus))
+    lines = list(sources.iter_corpus(corpus))
     kept, dropped = filter_corpus(lines, held_out_keys(root), train["text"], args.novelty)
     if args.max_lines and len(kept) > args.max_lines:
         chosen = np.random.default_rng(args.seed).choice(len(kept), args.max_lines, replace=False)

@@ -1,4 +1,4 @@
-"""Evaluation plots (matplotlib, Agg backend): what `training.evaluate --plots DIR` draws.
+"""Evaluation plots (matplotlib, Agg backend): what `training.evaluate.score --plots DIR` draws.
 
 Sentiment: the confusion matrix, a reliability (calibration) curve and accuracy by review
 length. Similarity: predicted against gold scores, both score distributions, and precision /

@@ -1,14 +1,14 @@
 """Fine-tune ElectraForSequenceClassification for one task from a pretrained model (--init).
 
-    python -m training.finetune --task similarity     # training/configs/similarity.json
-    python -m training.finetune --task similarity --init runs/e5-small-ko \
-        --mix training/recipes/similarity-plain.json  # the data as a file (training.mix)
-    python -m training.finetune --task sentiment --init runs/e5-small-ko \
+    python -m training.train.finetune --task similarity     # training/train/configs/similarity.json
+    python -m training.train.finetune --task similarity --init runs/e5-small-ko \
+        --mix training/recipes/similarity-plain.json  # the data as a file (training.data.mix)
+    python -m training.train.finetune --task sentiment --init runs/e5-small-ko \
         --mix '{"train": [{"source": "nsmc"}, {"source": "pseudo_labels", "path": "runs/pseudo.tsv"}]}'
-    python -m training.finetune --task sentiment --resume true   # continue from the last checkpoint
-    accelerate launch -m training.finetune --task sentiment ...   # several GPUs, same arguments
+    python -m training.train.finetune --task sentiment --resume true   # continue from the last checkpoint
+    accelerate launch -m training.train.finetune --task sentiment ...   # several GPUs, same arguments
 
-The loop is training.trainer's (🤗 Accelerate); what it trains on is the mix's (training.mix).
+The loop is training.train.trainer's (🤗 Accelerate); what it trains on is the mix's (training.data.mix).
 """
 import os
 import sys
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from training import mix
 from training.arguments import parse_with_config
-from training.trainer import Trainer
+from training.data import mix
+from training.train.trainer import Trainer
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -27,8 +27,8 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 @dataclass
 class FinetuneArgs:
     task: str = field(metadata={"help": "sentiment (NSMC), similarity (KorSTS) or nli (KLUE-NLI: a first stage to start similarity from)."})
-    init: str = field(default=None, metadata={"help": "Pretrained model directory or hub id (runs/e5-small-ko: training.import_e5)."})
-    mix: str = field(default=None, metadata={"help": "The training data (training.mix): a JSON file or JSON text; in a config file, an object. Unset or empty: the task's own train set."})
+    init: str = field(default=None, metadata={"help": "Pretrained model directory or hub id (runs/e5-small-ko: training.encoders.import_e5)."})
+    mix: str = field(default=None, metadata={"help": "The training data (training.data.mix): a JSON file or JSON text; in a config file, an object. Unset or empty: the task's own train set."})
     out: str = field(default=None, metadata={"help": "Output directory (default runs/<task>)."})
     data_dir: str = field(default=None, metadata={"help": "Data root (default $KOTEXT_DATA_DIR or ../shared/data)."})
     clean: bool = field(default=True, metadata={"help": "Apply preprocessing.clean() to texts (recorded for serving)."})
@@ -56,10 +56,10 @@ class FinetuneArgs:
             raise ValueError("--mixed_precision must be auto, no, bf16 or fp16")
         if not self.init:
             raise ValueError("--init is required: a model directory or hub id, e.g. runs/e5-small-ko "
-                             "from `python -m training.import_e5 --out runs/e5-small-ko`")
+                             "from `python -m training.encoders.import_e5 --out runs/e5-small-ko`")
         if self.init.startswith("runs/") and not Path(self.init).exists():
             raise ValueError(f"no model at {self.init}: import one first with "
-                             f"`python -m training.import_e5 --out {self.init}`")
+                             f"`python -m training.encoders.import_e5 --out {self.init}`")
         self.out = self.out or f"runs/{self.task}"
         self.mix = mix.parse(self.mix, self.task)  # recorded whole in train_args.json
 
@@ -69,13 +69,13 @@ class FinetuneArgs:
 
 
 def parse_args(argv=None) -> FinetuneArgs:
-    """Defaults ← training/configs/<task>.json (or --config FILE) ← command line."""
+    """Defaults ← training/train/configs/<task>.json (or --config FILE) ← command line."""
     argv = list(sys.argv[1:] if argv is None else argv)
     return parse_with_config(FinetuneArgs, argv, _task_config(argv))
 
 
 def _task_config(argv):
-    """training/configs/<task>.json when --task is given and that file exists."""
+    """training/train/configs/<task>.json when --task is given and that file exists."""
     if "--task" in argv:
         path = CONFIG_DIR / f"{argv[argv.index('--task') + 1]}.json"
         return str(path) if path.exists() else None

@@ -1,12 +1,12 @@
 """Average the weights of fine-tuned models that share an architecture and tokenizer ("model soup").
 
-    python -m training.average --models runs/sim-e5-stage2/best runs/sim-e5-para/best \
+    python -m training.release.average --models runs/sim-e5-stage2/best runs/sim-e5-para/best \
         --weights 0.5 0.5 --out runs/sim-e5-soup
 
 Two fine-tunes from the same starting point usually lie in one basin, so their mean is a model
 too, often with something of each. The output is a complete model directory (the first model's
 tokenizer and serving.json); its train_args.json is the first model's plus an `averaged` list,
-which training.export turns into the card's account of the sources.
+which training.release.export turns into the card's account of the sources.
 """
 import json
 import shutil

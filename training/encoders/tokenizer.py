@@ -1,6 +1,6 @@
 """Train a cased WordPiece vocabulary on the reviews (the KcELECTRA recipe).
 
-    python -m training.tokenizer --out runs/tokenizer-wp32k
+    python -m training.encoders.tokenizer --out runs/tokenizer-wp32k
 """
 import itertools
 import json
@@ -12,7 +12,7 @@ from tqdm import tqdm
 from transformers import HfArgumentParser, PreTrainedTokenizerFast
 
 from preprocessing import clean
-from training import data
+from training.data import sources
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -33,8 +33,8 @@ class TokenizerArgs:
 
 def training_texts(root):
     """Unlabeled reviews plus the NSMC train and KorSTS train texts (main() cleans them)."""
-    yield from data.iter_corpus(Path(root) / "pretrain" / "movie_reviews.txt")
-    yield from data.labeled_train_texts(root)
+    yield from sources.iter_corpus(Path(root) / "pretrain" / "movie_reviews.txt")
+    yield from sources.labeled_train_texts(root)
 
 
 def new_wordpiece() -> Tokenizer:
@@ -73,7 +73,7 @@ def train_tokenizer(texts, vocab_size=32000, min_frequency=3, limit_alphabet=300
 def main(argv=None):
     """Train and save the tokenizer."""
     (args,) = HfArgumentParser(TokenizerArgs).parse_args_into_dataclasses(argv)
-    texts = training_texts(data.data_dir(args.data_dir))
+    texts = training_texts(sources.data_dir(args.data_dir))
     if args.max_texts:
         texts = itertools.islice(texts, args.max_texts)
     cleaned = (clean(text) for text in tqdm(texts, desc="cleaning", unit=" texts", mininterval=5))

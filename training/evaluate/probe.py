@@ -1,9 +1,9 @@
 """Everyday pairs a person might try on the similarity page, scored as the app scores them.
 
-    python -m training.probe --models running_model/similarity runs/sim-e5-rank2/best \
+    python -m training.evaluate.probe --models running_model/similarity runs/sim-e5-rank2/best \
         --out results/probe-similarity.json
 
-The pairs are `training/probes/similarity.tsv` (`kind sentence1 sentence2`): the page's own
+The pairs are `training/evaluate/probes/similarity.tsv` (`kind sentence1 sentence2`): the page's own
 examples and a few more written here, never trained on. Each is a paraphrase, a same-topic
 contradiction or an unrelated pair. Per kind, the report counts the pairs that read right by the
 issue's lines: a paraphrase at ≥ 80%, an unrelated pair at ≤ 20%, a contradiction not called
@@ -30,8 +30,8 @@ class ProbeArgs:
     models: list[str] = field(metadata={"help": "Similarity model directories to score."})
     probes: str = field(default=str(PROBES), metadata={"help": "TSV of `kind sentence1 sentence2`."})
     out: str = field(default=None, metadata={"help": "Also write the report here as JSON."})
-    symmetric: Optional[bool] = field(default=None, metadata={"help": "Override each model's pair-order choice (serving.json `symmetric`), as training.evaluate does: a training run's best/ has none and scores one order."})
-    align_numbers: Optional[bool] = field(default=None, metadata={"help": "Override each model's number-spelling choice (serving.json `align_numbers`), as training.evaluate does."})
+    symmetric: Optional[bool] = field(default=None, metadata={"help": "Override each model's pair-order choice (serving.json `symmetric`), as training.evaluate.score does: a training run's best/ has none and scores one order."})
+    align_numbers: Optional[bool] = field(default=None, metadata={"help": "Override each model's number-spelling choice (serving.json `align_numbers`), as training.evaluate.score does."})
 
 
 def load_probes(path=PROBES) -> pd.DataFrame:

@@ -10,7 +10,7 @@
 `finetune --mix` takes such a JSON file or the JSON text itself; no mix (or an empty one) trains
 on the task's own set (DEFAULT_MIXES). The sources' rows are joined in list order, `skip` and
 `limit` cutting one source's rows in file order; `variants` adds rewritten copies of every row
-above; `ranking` adds the NLI ranking loss (training.ranking). A new source is one SOURCES entry:
+above; `ranking` adds the NLI ranking loss (training.train.ranking). A new source is one SOURCES entry:
 its loader, its options and the sentence the model card says about it.
 """
 import json
@@ -20,9 +20,9 @@ from typing import Callable, NamedTuple
 
 import pandas as pd
 
-from training import data, numerals
-from training.contrasts import EDIT_KINDS
-from training.soft_labels import read_pseudo_labels
+from training.data import numerals, sources
+from training.data.contrasts import EDIT_KINDS
+from training.data.dedup import held_out_keys, loose_key
 
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
 DEFAULT_MIXES = {"sentiment": {"train": [{"source": "nsmc"}]},
@@ -58,12 +58,29 @@ class Source:
 
 
 def nsmc(ctx):
-    """NSMC train's 80% (data.split_nsmc_train)."""
-    return data.split_nsmc_train(data.load_nsmc(ctx.root / "nsmc" / "ratings_train.txt"))[0]
+    """NSMC train's 80% (sources.split_nsmc_train)."""
+    return sources.split_nsmc_train(sources.load_nsmc(ctx.root / "nsmc" / "ratings_train.txt"))[0]
+
+
+def read_pseudo_labels(path, limit=0, root=None):
+    """training.train.pseudolabel's TSV (text, positive), its first `limit` rows (the most confident).
+
+    Rows equal to a held-out review (NSMC test or dev, loose key) are dropped again here, with
+    a message, so a file made some other way cannot bring one into training either.
+    """
+    frame = sources.read_tsv(path)
+    frame = frame.iloc[:limit] if limit else frame
+    held_out = set().union(*held_out_keys(root).values())
+    leaked = frame["text"].map(loose_key).isin(held_out)
+    if leaked.any():
+        print(f"pseudo labels: dropped {int(leaked.sum())} rows equal to NSMC test/dev reviews", flush=True)
+    frame = frame[~leaked]
+    positive = frame["positive"].astype(float)
+    return frame.assign(positive=positive, label=(positive >= 0.5).astype(int)).reset_index(drop=True)
 
 
 def pseudo_labels(ctx, path, weight, limit):
-    """training.pseudolabel's reviews: soft labels (`positive`), each counting `weight` in the loss."""
+    """training.train.pseudolabel's reviews: soft labels (`positive`), each counting `weight` in the loss."""
     frame = read_pseudo_labels(path, limit, ctx.root)
     print(f"pseudo_labels: {len(frame)} reviews (weight {weight})", flush=True)
     return frame.assign(weight=float(weight))
@@ -71,12 +88,12 @@ def pseudo_labels(ctx, path, weight, limit):
 
 def korsts(ctx):
     """KorSTS train."""
-    return data.load_korsts(ctx.root / "korsts" / "sts-train.tsv")
+    return sources.load_korsts(ctx.root / "korsts" / "sts-train.tsv")
 
 
 def klue_sts_split(root):
-    """KLUE-STS train as (train 90%, held-out 10%), the split fixed by data.split_klue_sts_train."""
-    return data.split_klue_sts_train(data.load_klue_sts_csv(root / "klue-sts" / "klue-sts-v1.1_train.csv"))
+    """KLUE-STS train as (train 90%, held-out 10%), the split fixed by sources.split_klue_sts_train."""
+    return sources.split_klue_sts_train(sources.load_klue_sts_csv(root / "klue-sts" / "klue-sts-v1.1_train.csv"))
 
 
 def klue_sts(ctx, train):
@@ -87,7 +104,7 @@ def klue_sts(ctx, train):
 
 def stylekqc(ctx, per_block, score):
     """Pairs inside StyleKQC act-train's blocks of style variants, all given one score."""
-    pairs = data.stylekqc_paraphrase_pairs(ctx.root, per_block, score, ctx.seed)
+    pairs = sources.stylekqc_paraphrase_pairs(ctx.root, per_block, score, ctx.seed)
     print(f"stylekqc: {len(pairs)} pairs at {score}", flush=True)
     return pairs
 
@@ -95,14 +112,14 @@ def stylekqc(ctx, per_block, score):
 def question_pairs(ctx, label, score):
     """The question-pair train file's pairs of one label (1: same meaning), all given one score."""
     score = (4.5 if label else 0.5) if score is None else score
-    pairs = data.question_pairs(ctx.root, label, score)
+    pairs = sources.question_pairs(ctx.root, label, score)
     print(f"question_pairs of label {label}: {len(pairs)} at {score}", flush=True)
     return pairs
 
 
 def nli_frame(path):
     """KLUE-NLI pairs with integer labels (NLI_LABELS order)."""
-    frame = data.load_klue_nli(path)
+    frame = sources.load_klue_nli(path)
     index = {name: i for i, name in NLI_LABELS.items()}
     return frame.assign(label=frame["label"].map(index).astype(int))
 
@@ -115,11 +132,11 @@ def klue_nli(ctx):
 def extra(ctx, path):
     """A TSV in the task's NSMC or KorSTS format (`flask --app main feedback export`), less any row
     with a text of dev, of a further selection set or of the held-out file."""
-    rows = data.load_task_data(ctx.task, path)
+    rows = sources.load_task_data(ctx.task, path)
     columns = LABEL_COLUMNS[ctx.task][:-1]
     held_out = set().union(*(set(frame[columns].stack()) for frame in ctx.selecting))
     if (ctx.root / HELD_OUT[ctx.task]).exists():
-        held_out |= set(data.load_task_data(ctx.task, ctx.root / HELD_OUT[ctx.task])[columns].stack())
+        held_out |= set(sources.load_task_data(ctx.task, ctx.root / HELD_OUT[ctx.task])[columns].stack())
     kept = rows[~rows[columns].isin(held_out).any(axis=1)]
     print(f"extra: {len(kept)} of {len(rows)} rows added "
           f"({len(rows) - len(kept)} share a text with dev or held-out data)", flush=True)
@@ -128,10 +145,10 @@ def extra(ctx, path):
 
 CARD = {
     "klue_sts": "- Also KLUE-STS v1.1 train (CC BY-SA 4.0, 11,666 pairs): a fixed 90% "
-                "(`training.data.split_klue_sts_train`, random_state=42) trains; the other 10% "
+                "(`training.data.sources.split_klue_sts_train`, random_state=42) trains; the other 10% "
                 "(1,167 pairs) is never trained on and shares checkpoint selection with KorSTS dev.",
     "pseudo_labels": "- Also unlabeled reviews of `pretrain/movie_reviews.txt` (the 629k-review crawl NSMC "
-                     "comes from) with soft labels from a teacher ensemble (`training.pseudolabel`); every "
+                     "comes from) with soft labels from a teacher ensemble (`training.train.pseudolabel`); every "
                      "line matching an NSMC test or dev review was dropped before labeling.",
     "stylekqc": "- Also StyleKQC act-train (CC BY-SA 4.0): pairs inside its blocks of ten style variants of "
                 "one question or command (mix source `stylekqc`, `per_block` a block), given one high "
@@ -143,17 +160,17 @@ CARD = {
                       "others one low score. Its dev and test files are never trained on and measure how "
                       "paraphrases read.",
     "ranking": "- Also KLUE-NLI v1.1 train premises (CC BY-SA 4.0) with one entailed and one contradicted "
-               "hypothesis each (`training.data.nli_triplets`): a ranking loss asks the entailment to score "
+               "hypothesis each (`training.data.sources.nli_triplets`): a ranking loss asks the entailment to score "
                "the mix's `ranking.margin` above the contradiction, without fixing either score "
                "(`ranking.nli_premises` a step). KLUE-NLI dev is never trained on and measures it.",
     "contrasts": "- Also, in the same ranking loss, training pairs scored 4 or more with one side edited "
-                 "against the other (`ranking.contrasts`, `training.contrasts`): the edit must score the "
+                 "against the other (`ranking.contrasts`, `training.data.contrasts`): the edit must score the "
                  "margin below the pair as written.",
     "everyday": "- Also, in the same ranking loss, everyday pairs with one side edited the same way: the "
                 "question-pair train paraphrases and StyleKQC act-train pairs, and each chatbot question "
                 "(songys/Chatbot_data, MIT) against its own edit (`ranking.everyday`).",
     "numerals": "- Also a copy of every training pair with a number before a counter, one side's numbers "
-                "written in Korean words, the score kept (mix `variants`: `numerals`, `training.numerals`).",
+                "written in Korean words, the score kept (mix `variants`: `numerals`, `training.data.numerals`).",
 }
 EDIT_NAMES = {"antonym": "a swapped antonym", "number": "a changed number", "negation": "a negated predicate"}
 SOURCES = {
@@ -258,13 +275,13 @@ def load_source(ctx, entry) -> pd.DataFrame:
 def dev_sets(args) -> tuple:
     """(dev, further selection sets by name): the task's dev split, and KLUE-STS's held-out tenth
     whenever the mix has klue_sts (it shares checkpoint selection)."""
-    root = data.data_dir(args.data_dir)
+    root = sources.data_dir(args.data_dir)
     if args.task == "sentiment":
-        dev = data.split_nsmc_train(data.load_nsmc(root / DEV_FILES["sentiment"]))[1]
+        dev = sources.split_nsmc_train(sources.load_nsmc(root / DEV_FILES["sentiment"]))[1]
     elif args.task == "nli":
         dev = nli_frame(root / DEV_FILES["nli"])
     else:
-        dev = data.load_korsts(root / DEV_FILES["similarity"])
+        dev = sources.load_korsts(root / DEV_FILES["similarity"])
     limit = args.max_dev_examples or None
     extra_devs = {}
     if any(entry["source"] == "klue_sts" for entry in args.mix["train"]):
@@ -275,7 +292,7 @@ def dev_sets(args) -> tuple:
 def load_splits(args) -> tuple:
     """(train, dev, further selection sets): the mix's rows in order, then its variants."""
     dev, extra_devs = dev_sets(args)
-    ctx = Context(data.data_dir(args.data_dir), args.seed, args.task, [dev, *extra_devs.values()])
+    ctx = Context(sources.data_dir(args.data_dir), args.seed, args.task, [dev, *extra_devs.values()])
     train = pd.concat([load_source(ctx, entry) for entry in args.mix["train"]], ignore_index=True)
     for name in args.mix.get("variants", []):
         variants = VARIANTS[name](train, args.seed)
@@ -286,7 +303,7 @@ def load_splits(args) -> tuple:
 
 def sts_pairs(args) -> pd.DataFrame:
     """The mix's KorSTS and KLUE-STS rows: the gold pairs the ranking loss edits."""
-    ctx = Context(data.data_dir(args.data_dir), args.seed, args.task, [])
+    ctx = Context(sources.data_dir(args.data_dir), args.seed, args.task, [])
     return pd.concat([load_source(ctx, entry) for entry in args.mix["train"]
                       if entry["source"] in ("korsts", "klue_sts")], ignore_index=True)
 
@@ -323,9 +340,9 @@ def from_train_args(train_args) -> dict:
 
 def card_lines(mixes) -> list:
     """The card's sentences on the extra pairs and losses that any of the mixes behind a model used."""
-    sources = {entry["source"] for mix in mixes for entry in mix["train"]}
+    names = {entry["source"] for mix in mixes for entry in mix["train"]}
     rankings = [mix["ranking"] for mix in mixes if mix.get("ranking")]
-    used = {"stylekqc": "stylekqc" in sources, "question_pairs": "question_pairs" in sources,
+    used = {"stylekqc": "stylekqc" in names, "question_pairs": "question_pairs" in names,
             "ranking": bool(rankings), "contrasts": any(r.get("contrasts") for r in rankings),
             "everyday": any(r.get("everyday") for r in rankings)}
     numerals_used = any("numerals" in mix.get("variants", []) for mix in mixes)

@@ -6,8 +6,8 @@ the pairs scored 4 or more and edits one side so that it no longer says what the
 a sentence-final predicate negated, one word of an antonym pair swapped, or a number changed. The
 edit touches only what the other side also says (the same antonym word, the same number), and
 sides that already hold a negation are left alone. Each kept pair gives a triplet in the columns
-of `data.nli_triplets` (premise: the unedited side, entailed: the other side as written,
-contradicted: the edited one), plus the kind of edit. A mix's `ranking.contrasts` (training.mix) adds them to
+of `sources.nli_triplets` (premise: the unedited side, entailed: the other side as written,
+contradicted: the edited one), plus the kind of edit. A mix's `ranking.contrasts` (training.data.mix) adds them to
 the ranking loss: the edit must score a margin below the original, whatever both score.
 `self_contrast_triplets` does the same for single everyday sentences against themselves
 (`ranking.everyday`).

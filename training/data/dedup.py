@@ -12,7 +12,7 @@ import re
 import unicodedata
 
 from preprocessing import clean
-from training import data
+from training.data import sources
 
 _NOT_WORD = re.compile(r"[\W_]+")
 _RUNS = re.compile(r"(.)\1{2,}")
@@ -41,7 +41,7 @@ def held_out_keys(root) -> dict:
     the next round's teacher, so a student that trained on them (even with a teacher's labels)
     would make dev read better than test.
     """
-    test = data.load_nsmc(data.data_dir(root) / "nsmc" / "ratings_test.txt")
+    test = sources.load_nsmc(sources.data_dir(root) / "nsmc" / "ratings_test.txt")
     _, dev = nsmc_split(root)
     return {"test": {loose_key(text) for text in test["text"]},
             "dev": {loose_key(text) for text in dev["text"]}}
@@ -49,4 +49,4 @@ def held_out_keys(root) -> dict:
 
 def nsmc_split(root):
     """NSMC train split 80:20 as the fine-tuning uses it: (train, dev) frames."""
-    return data.split_nsmc_train(data.load_nsmc(data.data_dir(root) / "nsmc" / "ratings_train.txt"))
+    return sources.split_nsmc_train(sources.load_nsmc(sources.data_dir(root) / "nsmc" / "ratings_train.txt"))

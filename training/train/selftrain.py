@@ -1,20 +1,20 @@
 """The sentiment recipe end to end, sized to a time budget, resumable: e5 → NSMC → self-training.
 
-    python -m training.selftrain                      # ~2.5 h on 2 CPU cores; run it again to resume
-    python -m training.selftrain --hours 1 --runs /tmp/st   # a shorter budget, another directory
+    python -m training.train.selftrain                      # ~2.5 h on 2 CPU cores; run it again to resume
+    python -m training.train.selftrain --hours 1 --runs /tmp/st   # a shorter budget, another directory
 
 Steps, each skipped when its output is already there (so a run cut off continues where it stopped,
 and a finished run is a no-op):
-  1. import multilingual-e5-small into ELECTRA's classes (training.import_e5)
-  2. the word + char n-gram teacher on the NSMC train split (training.ngram)
-  3. round 0: fine-tune the encoder on the gold train split, one epoch (training.finetune)
+  1. import multilingual-e5-small into ELECTRA's classes (training.encoders.import_e5)
+  2. the word + char n-gram teacher on the NSMC train split (training.train.ngram)
+  3. round 0: fine-tune the encoder on the gold train split, one epoch (training.train.finetune)
   4. soft labels for a sample of the unlabeled reviews from the round-0 model + n-gram ensemble
-     (training.pseudolabel); the sample is sized from round 0's measured throughput
+     (training.train.pseudolabel); the sample is sized from round 0's measured throughput
   5. the student: round 0 continued on soft labels (a quarter) and the gold reviews round 0 did not reach
   6. per candidate: the n-gram member's weight chosen on dev, the release exported with it
-     (training.export), and NSMC test scored once (training.evaluate)
+     (training.release.export), and NSMC test scored once (training.evaluate.score)
 
-bf16 autocast is used where the CPU has AMX or avx512_bf16 (training.precision), fp32 elsewhere.
+bf16 autocast is used where the CPU has AMX or avx512_bf16 (training.train.precision), fp32 elsewhere.
 Run directories live under --runs (default $KOTEXT_RUNS_DIR or ~/.cache/kotext/runs), outside
 the checkout, so a fresh clone or `git clean` keeps them.
 """
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import hardware
 from model_files import CARD_FILE, DEV_METRICS_FILE, IMPORT_FILE
-from training import precision
 from training.arguments import parse_with_config
 from training.paths import runs_dir
+from training.train import precision
 
-TRAIN_REVIEWS = 120_000  # the NSMC train split's 80% (data.split_nsmc_train)
+TRAIN_REVIEWS = 120_000  # the NSMC train split's 80% (sources.split_nsmc_train)
 TEST_REVIEWS = 50_000
 BATCH_SIZE = 32
 PROBE_EXAMPLES = 640  # a throughput probe: 20 steps of 32, a minute or two
@@ -53,7 +53,7 @@ class SelftrainArgs:
     mixed_precision: str = field(default="auto", metadata={"help": "auto (bf16 where the CPU or GPU has it, else no), no or bf16."})
     max_pseudo: int = field(default=40_000, metadata={"help": "Most unlabeled reviews to pseudo-label."})
     max_train_examples: int = field(default=0, metadata={"help": "Round 0 on exactly this many gold reviews instead of as many as the budget allows (smoke runs)."})
-    max_length: int = field(default=64, metadata={"help": "Tokens per review in training: 94% of the train split fit in 64 (serving reads up to 128)."})
+    max_length: int = field(default=64, metadata={"help": "Tokens per review in training: 94%% of the train split fit in 64 (serving reads up to 128)."})
     corpus_lines: int = field(default=0, metadata={"help": "Import: read only this many corpus lines for the vocabulary (0 = all)."})
     name: str = field(default="multilingual-e5-small-ko-nsmc-ngram", metadata={"help": "The released model's name (the app shows it; its evaluations carry it)."})
     encoder: str = field(default=None, metadata={"help": "Start from this encoder directory instead of importing e5 (step 1 skipped)."})
@@ -136,7 +136,7 @@ class Recipe:
         if not self.args.encoder:
             import_args = ["--out", encoder, *self.data_options()] + (
                 ["--corpus_lines", self.args.corpus_lines] if self.args.corpus_lines else [])
-            self.step("import", encoder / IMPORT_FILE, "training.import_e5", *import_args)
+            self.step("import", encoder / IMPORT_FILE, "training.encoders.import_e5", *import_args)
         if self.done("import"):
             return encoder
         rate = self.measure_rate(encoder)
@@ -145,7 +145,7 @@ class Recipe:
         self.round0(encoder, round0, rate)
         if self.done("round0"):
             return round0 / "best"
-        self.step("ngram", ngram, "training.ngram", "--out", ngram, *self.data_options(),
+        self.step("ngram", ngram, "training.train.ngram", "--out", ngram, *self.data_options(),
                   *(["--max_train_examples", self.args.max_train_examples] if self.args.max_train_examples else []))
         if self.done("ngram"):
             return round0 / "best"
@@ -161,7 +161,7 @@ class Recipe:
     def measure_rate(self, encoder) -> float:
         """Training reviews per second on this machine, from a short run (kept in recipe.json)."""
         probe = self.runs / "probe"
-        self.step("probe", probe / "done", "training.finetune", *self.common(dev_examples=32), "--init", encoder,
+        self.step("probe", probe / "done", "training.train.finetune", *self.common(dev_examples=32), "--init", encoder,
                   "--out", probe, "--epochs", 1, "--batch_size", BATCH_SIZE, "--mix", nsmc_mix(limit=PROBE_EXAMPLES),
                   "--evals_per_epoch", 1)
         if "rate" not in self.state:
@@ -188,7 +188,7 @@ class Recipe:
                                  f"give --hours more")
             print(f"[selftrain] round 0: {size} gold reviews, about {size / rate / 60:.0f} min", flush=True)
             self.save_state(round0_examples=size)
-        self.step("round0", round0 / "done", "training.finetune", *self.common(), "--init", encoder,
+        self.step("round0", round0 / "done", "training.train.finetune", *self.common(), "--init", encoder,
                   "--out", round0, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
                   "--learning_rate", 5e-5, "--evals_per_epoch", 2, "--checkpoint_every", 100,
                   "--mix", nsmc_mix(limit=self.state["round0_examples"]))
@@ -208,12 +208,12 @@ class Recipe:
         gold_count = min(size - pseudo_count, TRAIN_REVIEWS)
         pseudo = self.runs / "pseudo.tsv"
         # The report is written after the TSV: its presence says the TSV is whole.
-        self.step("pseudolabel", pseudo.with_suffix(".json"), "training.pseudolabel", "--teacher", round0 / "best",
+        self.step("pseudolabel", pseudo.with_suffix(".json"), "training.train.pseudolabel", "--teacher", round0 / "best",
                   "--ngram", ngram, "--out", pseudo, "--max_lines", pseudo_count, "--batch_size", 128,
                   "--seed", 42, *self.data_options(), *(["--corpus", self.args.corpus] if self.args.corpus else []))
         if self.done("pseudolabel"):
             return None
-        self.step("student", directory / "done", "training.finetune", *self.common(),
+        self.step("student", directory / "done", "training.train.finetune", *self.common(),
                   "--init", round0 / "best", "--out", directory, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
                   "--learning_rate", 3e-5, "--warmup_ratio", 0.05, "--seed", 43, "--evals_per_epoch", 1,
                   "--checkpoint_every", 100,
@@ -222,11 +222,11 @@ class Recipe:
 
     def test(self, round0, student, ngram):
         """Each candidate released with the n-gram member, then scored on NSMC test once: the
-        ensemble, and each member alone (training.evaluate takes them apart from one pass)."""
+        ensemble, and each member alone (training.evaluate.score takes them apart from one pass)."""
         for name, candidate in (("round0", round0), ("student", student)):
             if candidate:
                 release = self.release(name, candidate, ngram)
-                self.step(f"test_{name}", self.runs / f"test-{name}.json", "training.evaluate",
+                self.step(f"test_{name}", self.runs / f"test-{name}.json", "training.evaluate.score",
                           "--task", "sentiment", "--model", release, "--data", nsmc_file(self.args, "test"),
                           "--save_outputs", self.runs / f"test-{name}-outputs.json",
                           "--plots", self.runs / f"plots-{name}", stdout_to_output=True)
@@ -234,23 +234,23 @@ class Recipe:
     def release(self, name, candidate, ngram) -> Path:
         """The candidate with the n-gram member beside it, at the weight that scores best on dev."""
         draft, release, dev = self.runs / f"draft-{name}", self.runs / f"release-{name}", self.runs / f"dev-{name}.json"
-        self.step(f"draft_{name}", draft / CARD_FILE, "training.export", "--model", candidate / "best",
+        self.step(f"draft_{name}", draft / CARD_FILE, "training.release.export", "--model", candidate / "best",
                   "--quantize", "false", "--ngram", ngram, "--ngram_weight", 0.5, "--out", draft,
                   "--name", self.args.name)
-        self.step(f"dev_{name}", dev, "training.evaluate", "--task", "sentiment", "--model", draft,
+        self.step(f"dev_{name}", dev, "training.evaluate.score", "--task", "sentiment", "--model", draft,
                   "--data", nsmc_file(self.args, "train"), "--held_out", "true",
                   "--limit", self.args.dev_examples, "--save_outputs", self.runs / f"dev-{name}-outputs.json",
                   stdout_to_output=True)
         weight = best_weight(json.loads(dev.read_text())["metrics"]["ensemble"]["weight_sweep"])
         print(f"[selftrain] {name}: n-gram weight {weight} (best of 0–0.9 on dev)", flush=True)
         member = ["--ngram", ngram, "--ngram_weight", weight] if weight else []  # 0: the model alone
-        self.step(f"release_{name}", release / CARD_FILE, "training.export", "--model", candidate / "best",
+        self.step(f"release_{name}", release / CARD_FILE, "training.release.export", "--model", candidate / "best",
                   "--quantize", "false", *member, "--out", release, "--name", self.args.name)
         return release
 
 
 def nsmc_mix(skip=0, limit=0, pseudo=None) -> str:
-    """A fine-tuning step's --mix (training.mix) as JSON text: NSMC train reviews from skip on,
+    """A fine-tuning step's --mix (training.data.mix) as JSON text: NSMC train reviews from skip on,
     at most limit of them (0: all), then the pseudo-labeled reviews when given (weight 1, as gold)."""
     train = [{"source": "nsmc", "skip": skip, "limit": limit}]
     if pseudo:
@@ -272,7 +272,7 @@ def nsmc_file(args, part) -> Path:
 
 
 def default_data_dir():
-    from training.data import data_dir
+    from training.data.sources import data_dir
     return data_dir(None)
 
 

@@ -1,8 +1,8 @@
 """Paired bootstrap: is model (or setting) B better than A on the same examples, beyond the noise?
 
-    python -m training.evaluate … --save_outputs a.json
-    python -m training.evaluate … --save_outputs b.json
-    python -m training.compare --a a.json --b b.json        # Spearman, AUC or accuracy, 2,000 resamples
+    python -m training.evaluate.score … --save_outputs a.json
+    python -m training.evaluate.score … --save_outputs b.json
+    python -m training.evaluate.compare --a a.json --b b.json        # Spearman, AUC or accuracy, 2,000 resamples
 
 Both files must hold the same examples in the same order. The examples are resampled with
 replacement, and the headline metric of B minus that of A is taken on each resample: the report
@@ -24,7 +24,7 @@ from training.metrics import FINE_GRADING_FROM
 
 @dataclass
 class CompareArgs:
-    a: str = field(metadata={"help": "training.evaluate --save_outputs file of the baseline."})
+    a: str = field(metadata={"help": "training.evaluate.score --save_outputs file of the baseline."})
     b: str = field(metadata={"help": "The same for the candidate (same examples, same order)."})
     resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples."})
     seed: int = field(default=0, metadata={"help": "Seed of the resampling."})

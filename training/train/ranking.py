@@ -1,22 +1,22 @@
 """The similarity ranking loss: a premise's entailed hypothesis must score a margin above its
-contradicted one, without fixing either score (a mix's `ranking`, training.mix).
+contradicted one, without fixing either score (a mix's `ranking`, training.data.mix).
 
-Its premises: KLUE-NLI train's (training.data.nli_triplets), plus with `contrasts` the mix's
+Its premises: KLUE-NLI train's (training.data.sources.nli_triplets), plus with `contrasts` the mix's
 gold pairs scored 4 or more against an edit of one side, plus with `everyday` question-pair and
-StyleKQC paraphrases and chatbot questions against an edit (training.contrasts).
+StyleKQC paraphrases and chatbot questions against an edit (training.data.contrasts).
 """
 import random
 
 import pandas as pd
 import torch.nn.functional as F
 
-from training import contrasts, data, mix
+from training.data import contrasts, mix, sources
 
 
 def triplets(args, say=print) -> pd.DataFrame:
     """(premise, entailed, contradicted) rows of every premise set the mix's ranking asks for."""
-    root, ranking = data.data_dir(args.data_dir), args.mix["ranking"]
-    found = data.nli_triplets(root)
+    root, ranking = sources.data_dir(args.data_dir), args.mix["ranking"]
+    found = sources.nli_triplets(root)
     say(f"ranking: {len(found)} KLUE-NLI premises, {ranking['nli_premises']} a step")
     if ranking["contrasts"]:
         edited = contrasts.contrast_triplets(mix.sts_pairs(args), seed=args.seed, kinds=ranking["edits"])
@@ -36,12 +36,12 @@ def everyday_contrast_triplets(root, args) -> pd.DataFrame:
     style = mix.first_entry(args.mix, "stylekqc") or {"per_block": 1, "score": 4.5}
     question = mix.first_entry(args.mix, "question_pairs", label=1) or {"score": None}
     score = 4.5 if question["score"] is None else question["score"]
-    paraphrases = pd.concat([data.question_pairs(root, 1, score),
-                             data.stylekqc_paraphrase_pairs(root, max(style["per_block"], 1),
+    paraphrases = pd.concat([sources.question_pairs(root, 1, score),
+                             sources.stylekqc_paraphrase_pairs(root, max(style["per_block"], 1),
                                                             style["score"], args.seed)])
     kinds = args.mix["ranking"]["edits"]
     return pd.concat([contrasts.contrast_triplets(paraphrases, min_score=0.0, seed=args.seed, kinds=kinds),
-                      contrasts.self_contrast_triplets(data.chatbot_questions(root), seed=args.seed, kinds=kinds)],
+                      contrasts.self_contrast_triplets(sources.chatbot_questions(root), seed=args.seed, kinds=kinds)],
                      ignore_index=True)
 
 

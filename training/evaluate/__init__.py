@@ -1,0 +1,1 @@
+"""Stage 4, evaluate: scores, comparisons, probes and baselines (python -m training.evaluate)."""
