@@ -20,6 +20,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 import models
+from sentiment_predictor import LABELS_KO
 from serving import EXIT_NO_MODEL, InputError, check_text, get_predictor, predict
 
 bp = Blueprint("feedback", __name__)
@@ -170,7 +171,7 @@ def form_texts(task, predictor) -> tuple:
 def user_answer(task, value):
     """The user's answer: positive/negative, or a score from 0 to 5; else InputError."""
     if task == models.SENTIMENT:
-        if value not in models.LABELS_KO:
+        if value not in LABELS_KO:
             raise InputError("invalid_answer", "올바른 답(긍정 또는 부정)을 고르세요.")
         return value
     try:

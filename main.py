@@ -20,13 +20,13 @@ DEFAULTS = {
     # A model directory (relative paths are read from the repo root) or a hub model id.
     "SENTIMENT_MODEL": "running_model/sentiment",
     "SIMILARITY_MODEL": "running_model/similarity",
-    # The sentiment model's label names by class index, for a scheme models.py does not know.
+    # The sentiment model's label names by class index, for a scheme sentiment_predictor.py does not know.
     "SENTIMENT_LABELS": None,  # e.g. ["positive", "negative"]; None: read config.id2label
     "DEVICE": None,  # "cpu", "cuda", "cuda:1"…; None: CUDA when available, else CPU
     "MAX_TEXT_CHARS": 1000,  # longest text or sentence accepted, in characters
     "MAX_BATCH_ITEMS": 64,  # most texts or pairs in one API request
     "MAX_CONTENT_LENGTH": 1_048_576,  # largest request body in bytes; Flask answers 413 above it
-    "MAX_LENGTH": None,  # tokens per input; None: the model's own (models.py caps it at 128)
+    "MAX_LENGTH": None,  # tokens per input; None: the model's own (predictor.py caps it at 128)
     "EXPLAIN": True,  # per-word contributions on the sentiment page and with "explain" in the API
     "EXPLAIN_MAX_WORDS": 30,  # words explained per text: 30 + the text fit one 32-row pass
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast

@@ -7,6 +7,7 @@ from werkzeug.exceptions import HTTPException
 import microbatch
 import model_info
 import models
+from sentiment_predictor import LABELS_KO
 from serving import (InputError, check_pair, check_text, get_predictor, get_registry, predict,
                      predict_explained)
 
@@ -45,7 +46,7 @@ def sentiment():
     text, enabled = request.form.get("text", ""), current_app.config["EXPLAIN"]
     # A form without the box ticked sends no "explain": only a GET shows it ticked by default.
     explain = enabled and (request.method == "GET" or "explain" in request.form)
-    page = {"text": text, "examples": SENTIMENT_EXAMPLES, "labels_ko": models.LABELS_KO,
+    page = {"text": text, "examples": SENTIMENT_EXAMPLES, "labels_ko": LABELS_KO,
             "explain_enabled": enabled, "explain": explain}
     if request.method == "GET":
         return render_template("sentiment.html", **page)

@@ -5,8 +5,10 @@ from pathlib import Path
 
 from flask import current_app
 
+import compute
 import models
 import monitoring
+from sentiment_predictor import leave_one_out, word_contributions
 
 ROOT = Path(__file__).resolve().parent
 LOCAL_MODEL_DIR = "running_model"  # a relative setting under here is always a path, never a hub id
@@ -41,7 +43,7 @@ def model_location(value) -> str:
 def init_app(app) -> None:
     """Give the app its predictor registry; load both models now when LOAD_MODELS_AT_START."""
     locations = {task: model_location(app.config[key]) for task, key in MODEL_SETTINGS.items()}
-    models.check_dtype_setting(app.config["COMPUTE_DTYPE"])  # a typo fails here, not per model
+    compute.check_dtype_setting(app.config["COMPUTE_DTYPE"])  # a typo fails here, not per model
     registry = models.PredictorRegistry(
         locations, batcher_options=batcher_options(app.config), device=app.config["DEVICE"],
         max_length=app.config["MAX_LENGTH"], quantize=app.config["QUANTIZE"],
@@ -108,11 +110,10 @@ def predict(predictor, inputs) -> list:
 
 def predict_explained(predictor, text) -> dict:
     """One sentiment result with per-word contributions: one predict call, text + leave-one-outs."""
-    words, variants = models.leave_one_out(predictor.clean(text),
-                                           current_app.config["EXPLAIN_MAX_WORDS"])
+    words, variants = leave_one_out(predictor.clean(text), current_app.config["EXPLAIN_MAX_WORDS"])
     # One call: the text and its variants share a forward pass (a batch, not len(words) requests).
     full, *without = predict(predictor, [text, *variants])
-    return {**full, "explanation": {"words": models.word_contributions(words, full, without),
+    return {**full, "explanation": {"words": word_contributions(words, full, without),
                                     "max_words": current_app.config["EXPLAIN_MAX_WORDS"]}}
 
 

@@ -13,11 +13,14 @@ number alignment) as the app, the same routes and `label`/`score` fields. FLASK_
 from flask import Flask, request
 from transformers import pipeline
 
+import compute
 import models
 import serving
 from main import DEFAULTS
 from model_files import read_serving_info, serving_setting
+from predictor import DEFAULT_MAX_LENGTH
 from preprocessing import clean_if
+from similarity_predictor import clean_pair
 
 WARM_UP = {models.SENTIMENT: "안녕하세요", models.SIMILARITY: {"text": "안녕하세요", "text_pair": "반갑습니다"}}
 
@@ -26,13 +29,13 @@ class NaiveModel:
     """A text-classification pipeline and the text preprocessing its model was trained with."""
 
     def __init__(self, location, task, device=None, max_length=None, dtype=None):
-        options = {"dtype": models.DTYPES[dtype]} if dtype else {}  # default: as stored
+        options = {"dtype": compute.DTYPES[dtype]} if dtype else {}  # default: as stored
         self.pipe = pipeline("text-classification", model=location,
-                             device=models.resolve_device(device), **options)
+                             device=compute.resolve_device(device), **options)
         info = read_serving_info(location)
         self.cleaning = bool(serving_setting(info, "clean"))
         self.align_numbers = bool(serving_setting(info, "align_numbers"))
-        self.max_length = max_length or min(models.DEFAULT_MAX_LENGTH,
+        self.max_length = max_length or min(DEFAULT_MAX_LENGTH,
                                             self.pipe.model.config.max_position_embeddings)
         self.options = {"function_to_apply": "none"} if task == models.SIMILARITY else {}
         # No lock: every call sets the same truncation, so after this first call the shared fast
@@ -47,7 +50,7 @@ class NaiveModel:
     def describe(self) -> dict:
         """Where and in what dtype the pipeline computes."""
         return {"device": str(self.pipe.device),
-                "dtype": models.DTYPE_NAMES.get(self.pipe.model.dtype, str(self.pipe.model.dtype))}
+                "dtype": compute.DTYPE_NAMES.get(self.pipe.model.dtype, str(self.pipe.model.dtype))}
 
 
 def create_app(test_config=None):
@@ -84,8 +87,8 @@ def create_app(test_config=None):
     def similarity():
         """{"sentence1", "sentence2"} → {"score"}: one order, the raw output clamped to 0–5."""
         model, body = pipes[models.SIMILARITY], request.get_json(force=True)
-        first, second = models.clean_pair(body["sentence1"], body["sentence2"], model.cleaning,
-                                          model.align_numbers)
+        first, second = clean_pair(body["sentence1"], body["sentence2"], model.cleaning,
+                                   model.align_numbers)
         answer = model({"text": first, "text_pair": second})
         return {"score": min(max(answer["score"], 0.0), 5.0)}
 

@@ -1,6 +1,6 @@
 """The API's answer contract, checked by the API, fuzzing and load tests alike."""
 import pytest
-from models import SCORE_GRADES_KO
+from similarity_predictor import SCORE_GRADES_KO
 
 # Every error code the API documents (docs/api.md, "JSON API"), by HTTP status.
 ERROR_CODES = {

@@ -10,8 +10,9 @@ from conftest import put_in_hub_cache, save_tiny_model
 import ngrams
 from main import create_app
 from model_files import read_serving_info
-from models import ModelLoadError, sentiment_label_names
+from models import ModelLoadError
 from preprocessing import clean
+from sentiment_predictor import sentiment_label_names
 from serving import ROOT
 from test_main import startup_failure
 from training.data.sources import data_dir

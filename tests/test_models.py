@@ -1,16 +1,18 @@
-"""models.py: batched and unbatched predictions agree; warm-up; int8 quantization on the CPU."""
+"""models.py and compute.py: batched and unbatched predictions agree; warm-up; int8 quantization on the CPU."""
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+import compute
 import hardware
 import models
 from conftest import similarity_copy
 from contract import assert_similarity_result
 from main import create_app
-from models import SCORE_GRADES_KO, BatchedPredictor, PredictorRegistry, load_predictor
+from models import BatchedPredictor, PredictorRegistry, load_predictor
+from similarity_predictor import SCORE_GRADES_KO
 
 TEXTS = ["이 영화 정말 재밌다!", "시간 낭비했다 다신 안 봄", "돈이 아깝다 " * 20, "최고", "ㅋㅋㅋㅋㅋ 웃겨요"]
 
@@ -174,7 +176,7 @@ def fake_cpu(monkeypatch):
 ])
 def test_compute_dtype_follows_the_host(fake_cpu, cpu, device, requested, expected):
     fake_cpu(cpu)
-    assert models.compute_dtype(requested, torch.device(device)) == expected
+    assert compute.compute_dtype(requested, torch.device(device)) == expected
 
 
 @pytest.mark.parametrize("cpu, requested, quantize, allows_int8, expected", [
@@ -189,16 +191,16 @@ def test_compute_dtype_follows_the_host(fake_cpu, cpu, device, requested, expect
 ])
 def test_serving_precision_on_a_cpu(fake_cpu, cpu, requested, quantize, allows_int8, expected):
     fake_cpu(cpu)
-    assert models.serving_precision(requested, torch.device("cpu"), quantize, allows_int8) == expected
+    assert compute.serving_precision(requested, torch.device("cpu"), quantize, allows_int8) == expected
 
 
 def test_serving_precision_never_quantizes_cuda_and_refuses_conflicts(fake_cpu):
     fake_cpu(SAPPHIRE_RAPIDS)
-    assert models.serving_precision("auto", torch.device("cuda"), True) == (torch.float16, False)
+    assert compute.serving_precision("auto", torch.device("cuda"), True) == (torch.float16, False)
     with pytest.raises(models.ModelLoadError, match="conflicts with COMPUTE_DTYPE=bf16"):
-        models.serving_precision("bf16", torch.device("cpu"), True)
+        compute.serving_precision("bf16", torch.device("cpu"), True)
     with pytest.raises(models.ModelLoadError, match="auto, fp32, bf16, fp16"):
-        models.compute_dtype("float64", torch.device("cpu"))
+        compute.compute_dtype("float64", torch.device("cpu"))
 
 
 @pytest.fixture(scope="module")

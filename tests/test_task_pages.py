@@ -8,7 +8,7 @@ import pytest
 from conftest import similarity_copy
 from main import create_app
 from microbatch import Overloaded
-from models import SCORE_GRADES_KO
+from similarity_predictor import SCORE_GRADES_KO
 from page_forms import page_text, post_form
 from pages import SENTIMENT_EXAMPLES, SIMILARITY_EXAMPLES, gwa, pushed, strength
 

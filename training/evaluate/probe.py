@@ -18,7 +18,8 @@ from typing import Optional
 import pandas as pd
 from transformers import HfArgumentParser
 
-from models import SIMILAR_THRESHOLD, SIMILARITY, load_predictor
+from models import SIMILARITY, load_predictor
+from similarity_predictor import SIMILAR_THRESHOLD
 from training.metrics import PARAPHRASE_SCORE, UNRELATED_SCORE
 
 PROBES = Path(__file__).parent / "probes" / "similarity.tsv"

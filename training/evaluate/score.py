@@ -17,7 +17,7 @@
     python -m training.evaluate.score --task sentiment --model runs/x/best \
         --data ../shared/data/nsmc/ratings_train.txt --held_out true --clean false   # dev, cleaning off
 
---dtype (default auto) computes in the dtype the app serves in on this host (models.compute_dtype:
+--dtype (default auto) computes in the dtype the app serves in on this host (compute.compute_dtype:
 bf16 on a CPU with AMX or AVX-512 BF16, fp32 on other CPUs, fp16 on CUDA); the output records it.
 --plots DIR also draws the evaluation plots (training/evaluate/plots.py) into DIR. On 0–5 similarity data
 the metrics hold `fine_grading` (the correlations within the pairs scored 2.5 or more), and the
@@ -34,7 +34,8 @@ from typing import Optional
 import numpy as np
 from transformers import HfArgumentParser
 
-from models import DTYPE_CHOICES, load_predictor
+from compute import DTYPE_CHOICES
+from models import load_predictor
 from training.data import contrasts, numerals, sources
 from training.metrics import calibration_table, paraphrase_metrics, sentiment_metrics, similarity_metrics
 

@@ -1,0 +1,84 @@
+"""How a model computes: the device, the dtype, and whether its Linear layers run in int8.
+
+The choice depends on the host (hardware.py), the COMPUTE_DTYPE and QUANTIZE settings and the
+model's serving.json; no transformers here, so training can pick a dtype without loading one.
+"""
+import logging
+import warnings
+
+import torch
+
+import hardware
+import microbatch
+from model_errors import ModelLoadError
+
+# What one more forward pass costs, in padded tokens, when a batch is split by length. On a CPU
+# a pass over one short review (~20 ms for ELECTRA-small) is mostly fixed cost, about 64 tokens
+# of work, so a split pays once it saves more padding than that. A GPU runs a whole batch in
+# about the time of one row: there, fewer passes always win.
+CALL_COST_TOKENS = {"cpu": 64, "cuda": microbatch.NEVER_SPLIT}
+# COMPUTE_DTYPE's values: "auto" picks per host (see compute_dtype), the others force one.
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPE_CHOICES = ("auto", *DTYPES)
+DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device=None) -> torch.device:
+    """The requested device, else CUDA when available, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_dtype_setting(requested) -> None:
+    """Refuse a COMPUTE_DTYPE that is none of auto, fp32, bf16, fp16."""
+    if requested is not None and not isinstance(requested, torch.dtype) \
+            and requested not in DTYPE_CHOICES:
+        raise ModelLoadError(f"COMPUTE_DTYPE must be one of {', '.join(DTYPE_CHOICES)}, "
+                             f"not {requested!r}")
+
+
+def compute_dtype(requested, device) -> torch.dtype:
+    """The dtype requested, or for auto: fp16 on CUDA, bf16 on a CPU with native bf16, else fp32."""
+    # A CPU without AMX or AVX-512 BF16 emulates bf16, slower than fp32 (hardware.py).
+    check_dtype_setting(requested)
+    if isinstance(requested, torch.dtype):
+        return requested
+    if requested not in (None, "auto"):
+        return DTYPES[requested]
+    if device.type == "cuda":
+        return torch.float16
+    return torch.bfloat16 if hardware.cpu_has_fast_bf16() else torch.float32
+
+
+def serving_precision(requested, device, quantize, model_allows_int8=True) -> tuple:
+    """(dtype, int8?): how a model runs, from COMPUTE_DTYPE, QUANTIZE and its serving.json."""
+    # int8 dynamic quantization needs fp32 around it and runs on CPUs only. QUANTIZE None gives
+    # int8 to a model that allows it, unless COMPUTE_DTYPE forces bf16 or fp16; a model that
+    # refuses int8 runs in the host's dtype (bf16 where the CPU has it natively, else fp32).
+    dtype = compute_dtype(requested, device)
+    if device.type != "cpu":
+        if quantize:
+            log.warning("QUANTIZE applies to CPU models only; %s runs unquantized", device)
+        return dtype, False
+    forced = requested not in (None, "auto")
+    if dtype == torch.float16:
+        log.warning("COMPUTE_DTYPE=fp16 on a CPU: most CPUs emulate fp16, far slower than fp32")
+    if quantize is None:
+        quantize = model_allows_int8 and (not forced or dtype == torch.float32)
+    if quantize and forced and dtype != torch.float32:
+        raise ModelLoadError(f"QUANTIZE=true (int8 with fp32 around it) conflicts with "
+                             f"COMPUTE_DTYPE={DTYPE_NAMES.get(dtype, dtype)}: set one of them")
+    return (torch.float32, True) if quantize else (dtype, False)
+
+
+def quantize_linear_layers(model):
+    """int8 dynamic quantization of every Linear layer (CPU only): int8 weights, fp32 elsewhere."""
+    with warnings.catch_warnings():
+        # torch.ao.quantization is deprecated in favour of torchao (not installed); it still
+        # works, and its deprecation warnings would fill every worker's start-up log.
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8,
+                                                      inplace=True)  # no second fp32 copy
