@@ -170,19 +170,6 @@ def shaped_like(scores, reference_scores, seed=42) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def load_paraphrase_pairs(root) -> pd.DataFrame:
-    """The extra labeled pair sets as binary paraphrase pairs (label 1 = same meaning)."""
-    root = Path(root) / "extra"
-    frames = []
-    for name in ("dev_2k.tsv", "test_2k.tsv"):
-        paws = read_tsv(root / "paws" / name)
-        frames.append(pd.DataFrame({"sentence1": paws["sentence1"], "sentence2": paws["sentence2"],
-                                    "label": paws["label"].astype(int)}))
-    for name in ("train.tsv", "dev.tsv"):
-        frames.append(load_question_pairs(root / "question-pair" / name))
-    return pd.concat(frames, ignore_index=True)
-
-
 def stylekqc_paraphrase_pairs(root, per_block, score, seed=42) -> pd.DataFrame:
     """KorSTS-style pairs from StyleKQC act-train: per_block random pairs inside each block of 10
     paraphrases (one question or command in different styles), each given the same score.

@@ -37,6 +37,7 @@ from transformers import HfArgumentParser
 from compute import DTYPE_CHOICES
 from models import load_predictor
 from training.data import contrasts, numerals, sources
+from training.train.teacher import weight_sweep
 from training.metrics import calibration_table, paraphrase_metrics, sentiment_metrics, similarity_metrics
 
 
@@ -101,12 +102,10 @@ def score_members(outputs) -> dict:
     """Accuracy of each member alone and of the mix at n-gram weights 0, 0.1, …, 1 (choose on dev)."""
     members, labels = outputs["members"], np.asarray(outputs["labels"])
     model, ngram = np.asarray(members["model"]), np.asarray(members["ngram"])
-    sweep = {f"{w:.1f}": round(float(((((1 - w) * model + w * ngram) >= 0.5) == labels).mean()), 5)
-             for w in np.linspace(0, 1, 11)}
     return {"weight": members["weight"],
             "model_alone": sentiment_metrics(labels.tolist(), (model >= 0.5).astype(int).tolist()),
             "ngram_alone": sentiment_metrics(labels.tolist(), (ngram >= 0.5).astype(int).tolist()),
-            "weight_sweep": sweep}
+            "weight_sweep": weight_sweep(model, ngram, labels)}
 
 
 def similarity_outputs(predictor, frame) -> dict:
