@@ -74,11 +74,28 @@ def serving_precision(requested, device, quantize, model_allows_int8=True) -> tu
     return (torch.float32, True) if quantize else (dtype, False)
 
 
+def int8_layer_names(model) -> set:
+    """The encoder's Linear layers that int8 keeps accurate: all but the feed-forward outputs.
+
+    A feed-forward output reads the GELU activations, whose few huge channels set the one int8
+    scale of each row of inputs and flatten the rest: quantized, those layers alone moved KorSTS
+    dev Spearman from 0.890 to 0.857 (600 pairs), the others together by +0.002. The
+    classification head stays fp32 too (it is tiny)."""
+    return {name for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."
+            and not (name.endswith(".output.dense") and ".attention." not in name)}
+
+
 def quantize_linear_layers(model):
-    """int8 dynamic quantization of every Linear layer (CPU only): int8 weights, fp32 elsewhere."""
+    """int8 dynamic quantization (CPU only) of int8_layer_names: int8 weights, fp32 elsewhere."""
     with warnings.catch_warnings():
         # torch.ao.quantization is deprecated in favour of torchao (not installed); it still
         # works, and its deprecation warnings would fill every worker's start-up log.
         warnings.simplefilter("ignore")
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8,
+        # One scale per output row, not per matrix: as fast, and an outlier row no longer sets
+        # every row's scale.
+        per_row = torch.ao.quantization.per_channel_dynamic_qconfig
+        layers = {name: per_row for name in int8_layer_names(model)}
+        return torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8,
                                                       inplace=True)  # no second fp32 copy
+

@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 import hardware
-from bench import forward, loadgen, naive_server, run
+from bench import forward, loadgen, naive_server, profile, run
 from conftest import similarity_copy
 from models import load_predictor
 
@@ -191,3 +191,15 @@ def test_naive_server_aligns_numbers_as_the_app_does(tiny_config, tiny_models, t
               for a, b in (words, digits)]
     app_score = load_predictor(aligned, "similarity", device="cpu").predict([words])[0]["score"]
     assert scores == pytest.approx([app_score, app_score], abs=1e-4)
+
+
+def test_profile_times_each_step_and_the_api_call(tiny_models, tmp_path, capsys):
+    write_bench_data(tmp_path)
+    profile.main(["--sentiment-model", str(tiny_models["sentiment"]), "--similarity-model",
+                  str(tiny_models["similarity"]), "--inputs", "2", "--ops", "3", "--data-dir", str(tmp_path)])
+    results = json.loads(capsys.readouterr().out)["results"]
+    for task in ("sentiment", "similarity"):
+        steps = results[task]["steps_ms"]
+        assert 0 < steps["forward"] <= steps["predict"] and results[task]["api_ms"] > 0
+        assert steps["tokens per row (median)"] >= 3 and len(results[task]["top_ops"]) == 3
+        assert results[task]["model"]["task"] == task

@@ -10,7 +10,9 @@ and a finished run is a no-op):
   3. round 0: fine-tune the encoder on the gold train split, one epoch (training.train.finetune)
   4. soft labels for a sample of the unlabeled reviews from the round-0 model + n-gram ensemble
      (training.train.pseudolabel); the sample is sized from round 0's measured throughput
-  5. the student: round 0 continued on soft labels (a quarter) and the gold reviews round 0 did not reach
+  5. the student: round 0 continued on soft labels (a quarter) and the gold reviews round 0 did not reach;
+     with --students 2 or more, each further student continues the last one, on fresh soft labels from
+     it and the gold reviews it read least recently (the split's other end)
   6. per candidate: the n-gram member's weight chosen on dev, the release exported with it
      (training.release.export), and NSMC test scored once (training.evaluate.score)
 
@@ -58,7 +60,9 @@ class SelftrainArgs:
     name: str = field(default="multilingual-e5-small-ko-nsmc-ngram", metadata={"help": "The released model's name (the app shows it; its evaluations carry it)."})
     encoder: str = field(default=None, metadata={"help": "Start from this encoder directory instead of importing e5 (step 1 skipped)."})
     corpus: str = field(default=None, metadata={"help": "Unlabeled reviews to pseudo-label (default <data>/pretrain/movie_reviews.txt)."})
-    round0_share: float = field(default=0.55, metadata={"help": "Share of the training time for round 0; the student gets the rest (1 = no student)."})
+    round0_share: float = field(default=0.55, metadata={"help": "Share of the training time for round 0; the students get the rest (1 = no student)."})
+    students: int = field(default=1, metadata={"help": "Self-training rounds after round 0, each continuing the last and taught by it."})
+    student_examples: int = field(default=0, metadata={"help": "Reviews per student round, a quarter soft labels (0 = as many as the budget allows)."})
     dev_examples: int = field(default=10_000, metadata={"help": "Dev reviews scored at each evaluation during training (0 = the whole 30,000)."})
     until: str = field(default="test", metadata={"help": f"Stop after this step ({', '.join(STEPS)})."})
 
@@ -67,6 +71,8 @@ class SelftrainArgs:
             raise ValueError(f"--until must be one of {', '.join(STEPS)}")
         if not 0 < self.round0_share <= 1:
             raise ValueError("--round0_share must be in (0, 1]")
+        if self.students < 0:
+            raise ValueError("--students must be 0 or more")
 
 
 class Recipe:
@@ -149,12 +155,18 @@ class Recipe:
                   *(["--max_train_examples", self.args.max_train_examples] if self.args.max_train_examples else []))
         if self.done("ngram"):
             return round0 / "best"
-        student = self.student(round0, ngram, rate)
-        best = student if student and dev_score(student) > dev_score(round0) else round0
-        print(f"[selftrain] dev: round 0 {dev_score(round0):.4f}"
-              + (f", student {dev_score(student):.4f}" if student else "") + f" → best {best}", flush=True)
+        candidates = {"round0": round0}
+        for number in range(1, self.args.students + 1):
+            teacher = list(candidates.values())[-1]
+            student = self.student(number, teacher, ngram, rate)
+            if student is None:
+                break
+            candidates[student.name] = student
+        best = max(candidates.values(), key=dev_score)  # the first on ties: the fewer rounds
+        print("[selftrain] dev: " + ", ".join(f"{name} {dev_score(run):.4f}" for name, run in candidates.items())
+              + f" → best {best}", flush=True)
         if not self.done("student"):
-            self.test(round0, student, ngram)
+            self.test(candidates, ngram)
         self.save_state(best=str(best / "best"))
         return best / "best"
 
@@ -173,7 +185,7 @@ class Recipe:
 
     def training_seconds_left(self, rate) -> float:
         """Seconds of training the budget still allows, after scoring and the n-gram model."""
-        candidates = 1 if self.args.round0_share == 1 else 2
+        candidates = 1 if self.args.round0_share == 1 else 1 + self.args.students
         tests = candidates * TEST_REVIEWS / (SCORING_SPEEDUP * rate) if self.args.until == "test" else 0
         left = self.args.hours * 3600 - self.spent() - tests - NGRAM_SECONDS
         return max(0.0, left) * TRAINING_SHARE
@@ -193,43 +205,51 @@ class Recipe:
                   "--learning_rate", 5e-5, "--evals_per_epoch", 2, "--checkpoint_every", 100,
                   "--mix", nsmc_mix(limit=self.state["round0_examples"]))
 
-    def student(self, round0, ngram, rate):
-        """Pseudo-label a sample sized to the time left, then train the student on it and gold."""
-        directory = self.runs / "student"
-        if "student_examples" not in self.state:
-            self.save_state(student_examples=int(rate * self.training_seconds_left(rate)))
-        size = self.state["student_examples"]
+    def student(self, number, teacher, ngram, rate):
+        """Student round `number`: soft labels for a fresh corpus sample from the teacher (the last
+        round) and the n-gram model, then the teacher continued on them and gold reviews.
+
+        Returns its run directory, or None when the budget leaves too little or the recipe stops
+        after pseudo-labeling."""
+        suffix = "" if number == 1 else str(number)  # the first keeps its earlier names: runs resume
+        directory, pseudo = self.runs / f"student{suffix}", self.runs / f"pseudo{suffix}.tsv"
+        key = f"student{suffix}_examples"
+        if key not in self.state:
+            rounds_left = self.args.students - number + 1
+            self.save_state(**{key: self.args.student_examples
+                               or int(rate * self.training_seconds_left(rate) / rounds_left)})
+        size = self.state[key]
         if size < MIN_STUDENT_EXAMPLES and not (directory / "done").exists():
-            print(f"[selftrain] no student: {size} reviews is too few to pay for itself", flush=True)
+            print(f"[selftrain] no student {number}: {size} reviews is too few to pay for itself", flush=True)
             return None
-        # A quarter soft labels, the rest gold: the split's last reviews, which a round 0 cut short
-        # of the whole split never read.
+        # A quarter soft labels, the rest gold: the gold reviews the teacher read least recently.
+        # Round 0 reads the split from its start, so odd students read its end and even ones its start.
         pseudo_count = min(self.args.max_pseudo, size // 4)
         gold_count = min(size - pseudo_count, TRAIN_REVIEWS)
-        pseudo = self.runs / "pseudo.tsv"
+        skip = TRAIN_REVIEWS - gold_count if number % 2 else 0
         # The report is written after the TSV: its presence says the TSV is whole.
-        self.step("pseudolabel", pseudo.with_suffix(".json"), "training.train.pseudolabel", "--teacher", round0 / "best",
-                  "--ngram", ngram, "--out", pseudo, "--max_lines", pseudo_count, "--batch_size", 128,
-                  "--seed", 42, *self.data_options(), *(["--corpus", self.args.corpus] if self.args.corpus else []))
+        self.step(f"pseudolabel{suffix}", pseudo.with_suffix(".json"), "training.train.pseudolabel",
+                  "--teacher", teacher / "best", "--ngram", ngram, "--out", pseudo, "--max_lines", pseudo_count,
+                  "--batch_size", 128, "--seed", 41 + number, *self.data_options(),
+                  *(["--corpus", self.args.corpus] if self.args.corpus else []))
         if self.done("pseudolabel"):
             return None
-        self.step("student", directory / "done", "training.train.finetune", *self.common(),
-                  "--init", round0 / "best", "--out", directory, "--resume", "true", "--epochs", 1, "--batch_size", BATCH_SIZE,
-                  "--learning_rate", 3e-5, "--warmup_ratio", 0.05, "--seed", 43, "--evals_per_epoch", 1,
-                  "--checkpoint_every", 100,
-                  "--mix", nsmc_mix(skip=TRAIN_REVIEWS - gold_count, limit=gold_count, pseudo=pseudo))
+        self.step(f"student{suffix}", directory / "done", "training.train.finetune", *self.common(),
+                  "--init", teacher / "best", "--out", directory, "--resume", "true", "--epochs", 1,
+                  "--batch_size", BATCH_SIZE, "--learning_rate", 3e-5, "--warmup_ratio", 0.05, "--seed", 42 + number,
+                  "--evals_per_epoch", 1, "--checkpoint_every", 100,
+                  "--mix", nsmc_mix(skip=skip, limit=gold_count, pseudo=pseudo))
         return directory
 
-    def test(self, round0, student, ngram):
+    def test(self, candidates, ngram):
         """Each candidate released with the n-gram member, then scored on NSMC test once: the
         ensemble, and each member alone (training.evaluate.score takes them apart from one pass)."""
-        for name, candidate in (("round0", round0), ("student", student)):
-            if candidate:
-                release = self.release(name, candidate, ngram)
-                self.step(f"test_{name}", self.runs / f"test-{name}.json", "training.evaluate.score",
-                          "--task", "sentiment", "--model", release, "--data", nsmc_file(self.args, "test"),
-                          "--save_outputs", self.runs / f"test-{name}-outputs.json",
-                          "--plots", self.runs / f"plots-{name}", stdout_to_output=True)
+        for name, candidate in candidates.items():
+            release = self.release(name, candidate, ngram)
+            self.step(f"test_{name}", self.runs / f"test-{name}.json", "training.evaluate.score",
+                      "--task", "sentiment", "--model", release, "--data", nsmc_file(self.args, "test"),
+                      "--save_outputs", self.runs / f"test-{name}-outputs.json",
+                      "--plots", self.runs / f"plots-{name}", stdout_to_output=True)
 
     def release(self, name, candidate, ngram) -> Path:
         """The candidate with the n-gram member beside it, at the weight that scores best on dev."""
