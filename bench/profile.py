@@ -35,6 +35,7 @@ def step_times(predictor, inputs) -> dict:
     encoded = [predictor.encode([item]) for item in inputs]
     rows = [predictor.rows(item) for item in encoded]
     batches = [predictor.tokenizer.pad([row.features for row in item], return_tensors="pt") for item in rows]
+    # Also the warm-up: every batch shape runs once before the forward pass is timed.
     logits = [predictor.merge(item, list(predictor.forward(batch))) for item, batch in zip(encoded, batches)]
     steps = {"clean": median_ms(lambda item: [predictor.clean(text) for text in texts_of(item)], inputs),
              "encode (clean, tokenize, n-gram member)": median_ms(lambda item: predictor.encode([item]), inputs)}

@@ -58,13 +58,10 @@ def test_quantized_cpu_predictor(tiny_models):
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
-
 def test_int8_leaves_the_feed_forward_outputs_and_the_head_in_fp32(tiny_models):
     model = load_predictor(tiny_models["similarity"], "similarity", device="cpu", quantize=True).model
-    kinds = {name: type(module).__name__ for name, module in model.named_modules()}
     for name in ("attention.self.query", "attention.output.dense", "intermediate.dense"):
-        assert kinds[f"electra.encoder.layer.1.{name}"] == "Linear" and \
-            "quantized" in type(model.get_submodule(f"electra.encoder.layer.1.{name}")).__module__
+        assert "quantized" in type(model.get_submodule(f"electra.encoder.layer.1.{name}")).__module__, name
     for name in ("electra.encoder.layer.1.output.dense", "classifier.dense", "classifier.out_proj"):
         assert "quantized" not in type(model.get_submodule(name)).__module__, name
 

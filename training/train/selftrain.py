@@ -155,13 +155,12 @@ class Recipe:
                   *(["--max_train_examples", self.args.max_train_examples] if self.args.max_train_examples else []))
         if self.done("ngram"):
             return round0 / "best"
-        candidates = {"round0": round0}
+        candidates, teacher = {"round0": round0}, round0
         for number in range(1, self.args.students + 1):
-            teacher = list(candidates.values())[-1]
             student = self.student(number, teacher, ngram, rate)
             if student is None:
                 break
-            candidates[student.name] = student
+            candidates[student.name] = teacher = student
         best = max(candidates.values(), key=dev_score)  # the first on ties: the fewer rounds
         print("[selftrain] dev: " + ", ".join(f"{name} {dev_score(run):.4f}" for name, run in candidates.items())
               + f" → best {best}", flush=True)
