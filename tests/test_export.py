@@ -132,7 +132,7 @@ def write_evaluation(path, spearman, quantized, **fields):
     return str(path)
 
 
-@pytest.mark.parametrize("int8_spearman, served_int8", [(0.8400, True), (0.7700, False)])
+@pytest.mark.parametrize("int8_spearman, served_int8", [(0.8430, True), (0.8400, False), (0.7700, False)])
 def test_export_keeps_int8_only_when_it_costs_nothing(trained, tmp_path, int8_spearman, served_int8):
     evaluations = [write_evaluation(tmp_path / "fp32.json", 0.8437, False),
                    write_evaluation(tmp_path / "int8.json", int8_spearman, True)]
@@ -142,6 +142,19 @@ def test_export_keeps_int8_only_when_it_costs_nothing(trained, tmp_path, int8_sp
     assert json.loads((out / "serving.json").read_text())["quantize"] is served_int8
     assert load_predictor(out, "similarity", quantize=None, device="cpu").quantized is served_int8
     assert load_predictor(out, "similarity", quantize=True, device="cpu").quantized  # asked for: obeyed
+
+
+@pytest.mark.parametrize("int8_auc, kept", [(0.747, True), (0.742, False)])
+def test_int8_must_keep_the_nli_auc_too(tmp_path, int8_auc, kept):
+    """A KLUE-NLI result has an AUC and no Spearman: int8 is judged on it like on the others."""
+    def nli(name, auc, quantized):
+        path = tmp_path / name
+        path.write_text(json.dumps({"task": "similarity", "model_path": "m", "data": "nli-dev.json",
+                                    "quantized": quantized, "metrics": {"auc": auc, "n": 10}}))
+        return str(path)
+    sts = [write_evaluation(tmp_path / "fp32.json", 0.8503, False),
+           write_evaluation(tmp_path / "int8.json", 0.8498, True)]
+    assert export.int8_keeps_accuracy(sts + [nli("a.json", 0.748, False), nli("b.json", int8_auc, True)]) is kept
 
 
 @pytest.mark.parametrize("setting", ["clean", "symmetric"])
