@@ -98,4 +98,3 @@ def quantize_linear_layers(model):
         layers = {name: per_row for name in int8_layer_names(model)}
         return torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8,
                                                       inplace=True)  # no second fp32 copy
-

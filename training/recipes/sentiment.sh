@@ -14,12 +14,14 @@ weight=$($PY -c "import json,sys; print(json.load(open(sys.argv[1])).get('ngram_
     "$RUNS/release-$name/serving.json")
 cp "$RUNS/test-$name.json" results/sentiment-e5-ngram-nsmc-test.json
 cp "$RUNS/dev-$name.json" results/sentiment-e5-ngram-nsmc-dev10k.json
-# The release in int8 as a CPU serves it (QUANTIZE), on the same dev reviews and on test: export
-# writes "quantize": true only if int8 stays within 0.002 of fp32 on both (export.INT8_TOLERANCE).
+# The release in int8 as a CPU serves it (QUANTIZE), on the dev reviews the recipe scored in fp32
+# and on test: export writes "quantize": true only if int8 stays within 0.002 of fp32 on both
+# (export.INT8_TOLERANCE).
 DATA=${KOTEXT_DATA_DIR:-../shared/data}
+dev_reviews=$($PY -c "import json,sys; print(json.load(open(sys.argv[1]))['metrics']['n'])" "$RUNS/dev-$name.json")
 int8() { local out=$1; shift; [ -s "$out" ] || $PY -m training.evaluate.score --task sentiment \
     --model "$RUNS/release-$name" --quantize true "$@" > "$out"; }
-int8 "$RUNS/dev-$name-int8.json" --data "$DATA/nsmc/ratings_train.txt" --held_out true --limit 10000
+int8 "$RUNS/dev-$name-int8.json" --data "$DATA/nsmc/ratings_train.txt" --held_out true --limit "$dev_reviews"
 int8 "$RUNS/test-$name-int8.json" --data "$DATA/nsmc/ratings_test.txt"
 cp "$RUNS/test-$name-int8.json" results/sentiment-e5-ngram-nsmc-test-int8.json
 cp "$RUNS/dev-$name-int8.json" results/sentiment-e5-ngram-nsmc-dev10k-int8.json
