@@ -169,11 +169,6 @@ CARD = {
     "everyday": "- Also, in the same ranking loss, everyday pairs with one side edited the same way: the "
                 "question-pair train paraphrases and StyleKQC act-train pairs, and each chatbot question "
                 "(songys/Chatbot_data, MIT) against its own edit (`ranking.everyday`).",
-    "teacher_pairs": "- Trained on a teacher's scores, not gold ones (mix source `teacher_pairs`, "
-                     "`training.train.pair_targets`): the mean of the teacher's two pair orders for KorSTS train, "
-                     "KLUE-STS train's 90%, KLUE-NLI train entailments and contradictions, contrast edits of the "
-                     "STS pairs and the question-pair train file, each pair shown in one order drawn at random, "
-                     "so that one order reads what the teacher's two do.",
     "numerals": "- Also a copy of every training pair with a number before a counter, one side's numbers "
                 "written in Korean words, the score kept (mix `variants`: `numerals`, `training.data.numerals`).",
 }
@@ -189,7 +184,6 @@ SOURCES = {
                              card=CARD["question_pairs"]),
     "klue_nli": Source(("nli",), klue_nli),
     "extra": Source(("sentiment", "similarity"), extra, {"path": REQUIRED}),
-    "teacher_pairs": Source(("similarity",), extra, {"path": REQUIRED}, card=CARD["teacher_pairs"]),
 }
 
 
@@ -348,8 +342,7 @@ def card_lines(mixes) -> list:
     """The card's sentences on the extra pairs and losses that any of the mixes behind a model used."""
     names = {entry["source"] for mix in mixes for entry in mix["train"]}
     rankings = [mix["ranking"] for mix in mixes if mix.get("ranking")]
-    used = {"teacher_pairs": "teacher_pairs" in names,
-            "stylekqc": "stylekqc" in names, "question_pairs": "question_pairs" in names,
+    used = {"stylekqc": "stylekqc" in names, "question_pairs": "question_pairs" in names,
             "ranking": bool(rankings), "contrasts": any(r.get("contrasts") for r in rankings),
             "everyday": any(r.get("everyday") for r in rankings)}
     numerals_used = any("numerals" in mix.get("variants", []) for mix in mixes)
