@@ -21,6 +21,10 @@ CALL_COST_TOKENS = {"cpu": 64, "cuda": microbatch.NEVER_SPLIT}
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPE_CHOICES = ("auto", *DTYPES)
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
+# serving.json's `int8_layers`: the Linear layers int8 takes (int8_layer_names), most first.
+INT8_ATTENTION_AND_FEED_FORWARD = "attention+feed-forward"
+INT8_ATTENTION = "attention"
+INT8_LAYER_SETS = (INT8_ATTENTION_AND_FEED_FORWARD, INT8_ATTENTION)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,8 @@ def compute_dtype(requested, device) -> torch.dtype:
     return torch.bfloat16 if hardware.cpu_has_fast_bf16() else torch.float32
 
 
-def serving_precision(requested, device, quantize, model_allows_int8=True) -> tuple:
+def serving_precision(requested, device, quantize, model_allows_int8=True,
+                      int8_layers=INT8_ATTENTION_AND_FEED_FORWARD) -> tuple:
     """(dtype, int8?): how a model runs, from COMPUTE_DTYPE, QUANTIZE and its serving.json."""
     # int8 dynamic quantization needs fp32 around it and runs on CPUs only. QUANTIZE None gives
     # int8 to a model that allows it, unless COMPUTE_DTYPE forces bf16 or fp16; a model that
@@ -67,26 +72,41 @@ def serving_precision(requested, device, quantize, model_allows_int8=True) -> tu
     if dtype == torch.float16:
         log.warning("COMPUTE_DTYPE=fp16 on a CPU: most CPUs emulate fp16, far slower than fp32")
     if quantize is None:
-        quantize = model_allows_int8 and (not forced or dtype == torch.float32)
+        # int8 of the attention alone leaves two thirds of the work in fp32, which a CPU with
+        # native bf16 runs about 1.8x faster in bf16: there bf16 wins.
+        bf16_faster = int8_layers == INT8_ATTENTION and dtype == torch.bfloat16
+        quantize = model_allows_int8 and (not forced or dtype == torch.float32) and not bf16_faster
     if quantize and forced and dtype != torch.float32:
         raise ModelLoadError(f"QUANTIZE=true (int8 with fp32 around it) conflicts with "
                              f"COMPUTE_DTYPE={DTYPE_NAMES.get(dtype, dtype)}: set one of them")
     return (torch.float32, True) if quantize else (dtype, False)
 
 
-def int8_layer_names(model) -> set:
-    """The encoder's Linear layers that int8 keeps accurate: all but the feed-forward outputs.
+def check_int8_layers(layers) -> None:
+    """Refuse an int8 layer set (serving.json `int8_layers`) that is not one of INT8_LAYER_SETS."""
+    if layers not in INT8_LAYER_SETS:
+        raise ModelLoadError(f"int8_layers must be one of {', '.join(INT8_LAYER_SETS)}, not {layers!r}")
+
+
+def int8_layer_names(model, layers=INT8_ATTENTION_AND_FEED_FORWARD) -> set:
+    """The encoder's Linear layers that int8 takes: all but the feed-forward outputs, or attention only.
 
     A feed-forward output reads the GELU activations, whose few huge channels set the one int8
     scale of each row of inputs and flatten the rest: quantized, those layers alone moved KorSTS
     dev Spearman from 0.890 to 0.857 (600 pairs), the others together by +0.002. The
-    classification head stays fp32 too (it is tiny)."""
-    return {name for name, module in model.named_modules()
-            if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."
-            and not (name.endswith(".output.dense") and ".attention." not in name)}
+    classification head stays fp32 too (it is tiny). For the similarity model the feed-forward
+    inputs cost KLUE-NLI AUC (0.005, most of it in the upper layers), so its serving.json keeps
+    int8 to the attention projections (INT8_ATTENTION; results/int8-served-models.json)."""
+    check_int8_layers(layers)
+    names = {name for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."
+             and not (name.endswith(".output.dense") and ".attention." not in name)}
+    if layers == INT8_ATTENTION:
+        return {name for name in names if ".attention." in name}
+    return names
 
 
-def quantize_linear_layers(model):
+def quantize_linear_layers(model, layers=INT8_ATTENTION_AND_FEED_FORWARD):
     """int8 dynamic quantization (CPU only) of int8_layer_names: int8 weights, fp32 elsewhere."""
     with warnings.catch_warnings():
         # torch.ao.quantization is deprecated in favour of torchao (not installed); it still
@@ -95,6 +115,6 @@ def quantize_linear_layers(model):
         # One scale per output row, not per matrix: as fast, and an outlier row no longer sets
         # every row's scale.
         per_row = torch.ao.quantization.per_channel_dynamic_qconfig
-        layers = {name: per_row for name in int8_layer_names(model)}
-        return torch.ao.quantization.quantize_dynamic(model, layers, dtype=torch.qint8,
+        config = {name: per_row for name in int8_layer_names(model, layers)}
+        return torch.ao.quantization.quantize_dynamic(model, config, dtype=torch.qint8,
                                                       inplace=True)  # no second fp32 copy

@@ -32,6 +32,7 @@ SERVING_DEFAULTS = {
     "origin": None,  # one line on what the weights are and how they were made (export)
     "clean": True,  # preprocessing.clean() each text first, as in training
     "quantize": True,  # int8 allowed on a CPU; false where export measured it costing accuracy
+    "int8_layers": "attention+feed-forward",  # compute.INT8_LAYER_SETS: which Linear layers int8 takes
     "ngram_weight": 0.0,  # sentiment: NGRAM_FILE's weight in P(positive); 0: no ensemble
     "symmetric": False,  # similarity: score both pair orders and serve their mean
     "align_numbers": False,  # similarity: a number spelt in words on one side read as digits

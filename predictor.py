@@ -15,8 +15,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from transformers.utils import CONFIG_NAME, cached_file
 
 import microbatch
-from compute import (CALL_COST_TOKENS, DTYPE_NAMES, quantize_linear_layers, resolve_device,
-                     serving_precision)
+from compute import (CALL_COST_TOKENS, DTYPE_NAMES, check_int8_layers, quantize_linear_layers,
+                     resolve_device, serving_precision)
 from model_errors import ModelLoadError
 from model_files import read_serving_info, serving_setting
 from preprocessing import clean_if
@@ -69,12 +69,14 @@ class Predictor:
     warm_up_input = None  # one short input, run once when a worker loads the model
 
     def __init__(self, location, device=None, max_length=None, batch_size=32, dtype=None,
-                 quantize=False):
+                 quantize=False, int8_layers=None):
         self.location = str(location)
         self.device = resolve_device(device)
         self.batch_size = batch_size
         info = read_serving_info(self.location) if os.path.isdir(self.location) else {}
         self.serving_info = info
+        self.int8_layers = int8_layers or serving_setting(info, "int8_layers")
+        check_int8_layers(self.int8_layers)
         self.tokenizer = AutoTokenizer.from_pretrained(self.location)
         model, loading = AutoModelForSequenceClassification.from_pretrained(
             self.location, output_loading_info=True)
@@ -83,11 +85,12 @@ class Predictor:
         self.directory = local_directory(self.location)
         # fp16 halves GPU memory and speeds up inference; a CPU computes in bf16 only where it
         # has native bf16 (fp16 and emulated bf16 are slower than fp32 there). A model whose
-        # export measured int8 costing accuracy says "quantize": false in serving.json.
+        # export measured int8 costing accuracy says "quantize": false in serving.json, or keeps
+        # int8 to the layers that measured within its tolerance ("int8_layers").
         self.dtype, self.quantized = serving_precision(
-            dtype, self.device, quantize, bool(serving_setting(info, "quantize")))
+            dtype, self.device, quantize, bool(serving_setting(info, "quantize")), self.int8_layers)
         model = model.to(device=self.device, dtype=self.dtype).eval()
-        self.model = quantize_linear_layers(model) if self.quantized else model
+        self.model = quantize_linear_layers(model, self.int8_layers) if self.quantized else model
         self.config = model.config
         self.max_length = max_length or self._default_max_length()
         self.cleaning = bool(serving_setting(info, "clean"))
@@ -114,7 +117,8 @@ class Predictor:
         return {"name": self.name, "task": self.task, "device": str(self.device),
                 "max_length": self.max_length, "clean": self.cleaning,
                 "dtype": DTYPE_NAMES.get(self.dtype, str(self.dtype)),
-                "quantized": self.quantized, "origin": self.origin}
+                "quantized": self.quantized,
+                "int8_layers": self.int8_layers if self.quantized else None, "origin": self.origin}
 
     def clean(self, text: str) -> str:
         """The cleaning this model was trained with."""

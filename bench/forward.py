@@ -62,6 +62,7 @@ def main(argv=None):
                                        quantize=quantize, dtype=dtype)
             results[f"{task} {label}"] = {
                 "dtype": predictor.describe()["dtype"],
+                "int8_layers": predictor.describe()["int8_layers"],
                 **{str(size): time_batches(predictor, inputs, size, args.seconds)
                    for size in args.batch_sizes}}
     print(json.dumps({"device": args.device, "cpu": hardware.describe_cpu(), "results": results},

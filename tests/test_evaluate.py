@@ -43,6 +43,16 @@ def test_evaluate_scores_the_quantized_model_as_served(trained, data_root):
                                  data=str(data_root / "nsmc/ratings_test.txt"), device="cpu", quantize=True)
     result = score.evaluate(args)
     assert result["quantized"] is True and result["metrics"]["n"] == 41
+    assert result["int8_layers"] == "attention+feed-forward"  # the default set, recorded for export
+
+
+def test_evaluate_scores_int8_of_the_attention_only_when_asked(trained, data_root):
+    data = str(data_root / "korsts/sts-dev.tsv")
+    args = score.EvaluateArgs(task="similarity", model=str(trained / "similarity" / "best"), data=data,
+                              device="cpu", quantize=True, int8_layers="attention")
+    assert score.evaluate(args)["int8_layers"] == "attention"
+    with pytest.raises(ValueError, match="--int8_layers chooses the layers of --quantize"):
+        score.EvaluateArgs(task="similarity", model="m", data=data, int8_layers="attention")
 
 
 @pytest.mark.parametrize("task, filename", [("sentiment", "nsmc/ratings_test.txt"),

@@ -167,6 +167,43 @@ def test_int8_is_compared_only_with_fp32_under_the_same_setting(tmp_path, settin
     assert not export.int8_keeps_accuracy([evaluation("on-high.json", 0.90, False, True), int8_on])
 
 
+def test_int8_is_judged_on_the_layer_set_it_would_serve(tmp_path):
+    """int8 of every layer losing does not stop int8 of the attention alone, which kept the figure."""
+    fp32 = write_evaluation(tmp_path / "fp32.json", 0.8503, False)
+    every_layer = write_evaluation(tmp_path / "int8.json", 0.8440, True)  # no int8_layers: the default set
+    attention = write_evaluation(tmp_path / "attention.json", 0.8490, True, int8_layers="attention")
+    paths = [fp32, every_layer, attention]
+    assert not export.int8_keeps_accuracy(paths)
+    assert export.int8_keeps_accuracy(paths, "attention")
+    assert export.int8_keeps_accuracy([fp32, every_layer], "attention")  # not measured: nothing against
+
+
+def test_export_writes_the_int8_layer_set(trained, tmp_path):
+    evaluations = [write_evaluation(tmp_path / "fp32.json", 0.8437, False),
+                   write_evaluation(tmp_path / "int8.json", 0.8430, True, int8_layers="attention")]
+    out = tmp_path / "exported"
+    export.export(export.ExportArgs(model=str(trained / "similarity" / "best"), out=str(out),
+                                    evaluations=evaluations, int8_layers="attention"))
+    serving = json.loads((out / "serving.json").read_text())
+    assert (serving["quantize"], serving["int8_layers"]) == (True, "attention")
+    assert "attention projections only" in (out / "README.md").read_text()
+    predictor = load_predictor(out, "similarity", quantize=None, device="cpu")
+    assert predictor.quantized and predictor.int8_layers == "attention"
+
+
+def test_int8_is_compared_with_fp32_on_the_same_number_of_examples(tmp_path):
+    """The first 10,000 dev reviews in fp32 are no yardstick for int8 on all 30,000."""
+    def dev(name, accuracy, n, quantized):
+        path = tmp_path / name
+        path.write_text(json.dumps({"task": "sentiment", "model_path": "m", "data": "train.txt", "held_out": True,
+                                    "quantized": quantized, "metrics": {"accuracy": accuracy, "n": n}}))
+        return str(path)
+    whole = [dev("fp32.json", 0.8848, 30000, False), dev("int8.json", 0.8835, 30000, True)]
+    assert export.int8_keeps_accuracy(whole + [dev("fp32-10k.json", 0.8900, 10000, False)])
+    assert not export.int8_keeps_accuracy(whole + [dev("fp32-10k.json", 0.8823, 10000, False),
+                                                   dev("int8-10k.json", 0.8798, 10000, True)])
+
+
 @pytest.mark.parametrize("symmetric, align", [(True, False), (False, True)])
 def test_export_records_pair_order_and_number_alignment_for_serving_and_the_card(trained, tmp_path,
                                                                                  symmetric, align):

@@ -66,6 +66,30 @@ def test_int8_leaves_the_feed_forward_outputs_and_the_head_in_fp32(tiny_models):
         assert "quantized" not in type(model.get_submodule(name)).__module__, name
 
 
+@pytest.fixture(scope="module")
+def attention_int8_model(tiny_models, tmp_path_factory):
+    """The tiny similarity model whose serving.json keeps int8 to the attention projections."""
+    return similarity_copy(tiny_models["similarity"], tmp_path_factory.mktemp("attention-int8") / "m",
+                           False, int8_layers="attention")
+
+
+def test_int8_of_the_attention_only_leaves_the_feed_forward_in_fp32(attention_int8_model):
+    predictor = load_predictor(attention_int8_model, "similarity", device="cpu", quantize=True)
+    model = predictor.model
+    for name in ("attention.self.query", "attention.self.value", "attention.output.dense"):
+        assert "quantized" in type(model.get_submodule(f"electra.encoder.layer.1.{name}")).__module__, name
+    for name in ("intermediate.dense", "output.dense"):
+        assert "quantized" not in type(model.get_submodule(f"electra.encoder.layer.1.{name}")).__module__, name
+    assert predictor.describe()["int8_layers"] == "attention"
+    plain = load_predictor(attention_int8_model, "similarity", device="cpu", quantize=False)
+    assert plain.describe()["int8_layers"] is None  # no int8, so no layers named
+
+
+def test_an_unknown_int8_layer_set_is_refused(attention_int8_model):
+    with pytest.raises(models.ModelLoadError, match="int8_layers must be one of attention"):
+        load_predictor(attention_int8_model, "similarity", device="cpu", int8_layers="everything")
+
+
 def test_predict_of_nothing_is_empty(tiny_models):
     assert load_predictor(tiny_models["similarity"], "similarity").predict([]) == []
 
@@ -200,6 +224,18 @@ def test_compute_dtype_follows_the_host(fake_cpu, cpu, device, requested, expect
 def test_serving_precision_on_a_cpu(fake_cpu, cpu, requested, quantize, allows_int8, expected):
     fake_cpu(cpu)
     assert compute.serving_precision(requested, torch.device("cpu"), quantize, allows_int8) == expected
+
+
+@pytest.mark.parametrize("cpu, requested, quantize, expected", [
+    (AMD_EPYC, "auto", None, (torch.float32, True)),  # int8 of the attention beats fp32…
+    (SAPPHIRE_RAPIDS, "auto", None, (torch.bfloat16, False)),  # …but not native bf16
+    (SAPPHIRE_RAPIDS, "fp32", None, (torch.float32, True)),
+    (SAPPHIRE_RAPIDS, "auto", True, (torch.float32, True)),  # QUANTIZE=true obeys
+])
+def test_attention_only_int8_gives_way_to_native_bf16(fake_cpu, cpu, requested, quantize, expected):
+    fake_cpu(cpu)
+    assert compute.serving_precision(requested, torch.device("cpu"), quantize, True,
+                                     compute.INT8_ATTENTION) == expected
 
 
 def test_serving_precision_never_quantizes_cuda_and_refuses_conflicts(fake_cpu):

@@ -54,6 +54,7 @@ class EvaluateArgs:
     batch_size: int = field(default=64, metadata={"help": "Inputs per forward pass."})
     limit: int = field(default=0, metadata={"help": "Score only the first N examples (0 = all)."})
     quantize: bool = field(default=False, metadata={"help": "int8 dynamic quantization, as QUANTIZE serves (CPU only)."})
+    int8_layers: Optional[str] = field(default=None, metadata={"help": "With --quantize: the Linear layers int8 takes, attention+feed-forward or attention (default: the model's serving.json `int8_layers`)."})
     dtype: str = field(default="auto", metadata={"help": "Compute dtype, as COMPUTE_DTYPE serves: auto (this host's serving choice: bf16 with AMX/AVX-512 BF16, else fp32; fp16 on CUDA), fp32, bf16 or fp16."})
     plots: str = field(default=None, metadata={"help": "Directory to write the evaluation plots (PNG) into (training/evaluate/plots.py)."})
     save_outputs: str = field(default=None, metadata={"help": "Write every example's gold and predicted value to this JSON file (for training.evaluate.compare)."})
@@ -72,6 +73,8 @@ class EvaluateArgs:
                                or self.contrasts or self.symmetric is not None):
             raise ValueError("--order_gap scores similarity pairs in both orders itself, without "
                              "--plots, --numeral_variants, --contrasts or --symmetric")
+        if self.int8_layers and not self.quantize:
+            raise ValueError("--int8_layers chooses the layers of --quantize true's int8")
         if self.dtype not in DTYPE_CHOICES:
             raise ValueError(f"--dtype must be one of {', '.join(DTYPE_CHOICES)}, not {self.dtype!r}")
 
@@ -216,7 +219,7 @@ def evaluate(args: EvaluateArgs) -> dict:
     if args.limit:
         frame = frame.iloc[:args.limit]
     predictor = load_predictor(args.model, args.task, device=args.device, batch_size=args.batch_size,
-                               quantize=args.quantize, dtype=args.dtype)
+                               quantize=args.quantize, int8_layers=args.int8_layers, dtype=args.dtype)
     if args.clean is not None:
         predictor.cleaning = args.clean
     if args.symmetric is not None and args.task == "similarity":
@@ -254,6 +257,7 @@ def evaluate(args: EvaluateArgs) -> dict:
             "device": str(predictor.device), "dtype": predictor.describe()["dtype"],
             "clean": predictor.cleaning,
             "quantized": predictor.quantized,
+            "int8_layers": predictor.int8_layers if predictor.quantized else None,
             "symmetric": getattr(predictor, "symmetric", None),
             "align_numbers": getattr(predictor, "align_numbers", None), "metrics": metrics,
             "calibration": calibration, "seconds": round(time.time() - started, 1)}

@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
+from compute import INT8_ATTENTION, INT8_ATTENTION_AND_FEED_FORWARD, INT8_LAYER_SETS
 from model_files import (CARD_FILE, DEV_METRICS_FILE, EVALUATIONS_FILE, IMPORT_FILE, NGRAM_FILE, PLOT_DIR,
                          PLOTS, SERVING_FILE, SIMILARITY, SUMMARY_FILE, TRAIN_ARGS_FILE, evaluation_data,
                          write_serving_info)
@@ -42,12 +43,15 @@ class ExportArgs:
     align_numbers: bool = field(default=False, metadata={"help": "Similarity: write a number one side spells in words and the other in digits in digits on both sides before scoring (serving.json `align_numbers`, korean_numbers.align_number_spellings)."})
     ngram: str = field(default=None, metadata={"help": "Sentiment: a training.train.ngram model (.safetensors) to serve beside the weights as an ensemble member."})
     ngram_weight: float = field(default=0.5, metadata={"help": "With --ngram: its weight in P(positive) (serving.json `ngram_weight`; choose it on dev)."})
-    quantize: Optional[bool] = field(default=None, metadata={"help": "serving.json `quantize` (int8 on a CPU); default: true unless the evaluations show int8 losing accuracy."})
+    quantize: Optional[bool] = field(default=None, metadata={"help": "serving.json `quantize` (int8 on a CPU); default: true unless the evaluations show int8 of --int8_layers losing accuracy."})
+    int8_layers: str = field(default=INT8_ATTENTION_AND_FEED_FORWARD, metadata={"help": "serving.json `int8_layers`: the Linear layers int8 takes, attention+feed-forward or attention (the int8 evaluations should be scored so)."})
     summary_ko: str = field(default=None, metadata={"help": "A JSON file with the Korean summary the model page shows (model_files.SUMMARY_FILE: what, how, notes)."})
 
     def __post_init__(self):
         if self.ngram and not 0 < self.ngram_weight < 1:
             raise ValueError("--ngram_weight must be between 0 and 1 (exclusive)")
+        if self.int8_layers not in INT8_LAYER_SETS:
+            raise ValueError(f"--int8_layers must be one of {', '.join(INT8_LAYER_SETS)}")
 
 
 def architecture(config) -> str:
@@ -120,10 +124,18 @@ def evaluation_rows(paths) -> list:
     for path in paths:
         result = json.loads(Path(path).read_text())
         figures = ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items() if isinstance(v, float))
-        name = result["model"] + (" (int8, `QUANTIZE`)" if result.get("quantized") else "") + \
+        name = result["model"] + int8_label(result) + \
             (" (numbers aligned)" if result.get("align_numbers") else "")
         rows.append(f"| {name} | `{evaluation_data(result)}` | {figures} | `{path}` |")
     return rows
+
+
+def int8_label(result) -> str:
+    """How an evaluation's model ran int8, for its name in the card; empty when it did not."""
+    if not result.get("quantized"):
+        return ""
+    where = " of the attention" if result.get("int8_layers") == INT8_ATTENTION else ""
+    return f" (int8{where}, `QUANTIZE`)"
 
 
 def model_card(args, config, train_args, dev, serving) -> str:
@@ -152,6 +164,10 @@ def model_card(args, config, train_args, dev, serving) -> str:
 def quantize_line(serving, chosen) -> str:
     """Whether the model runs int8 on a CPU, and why."""
     if serving.get("quantize", True):
+        if serving.get("int8_layers") == INT8_ATTENTION:
+            return (f"int8 by default (`QUANTIZE`) on the attention projections only (`{SERVING_FILE}` "
+                    f"says `\"int8_layers\": \"{INT8_ATTENTION}\"`); a CPU with native bf16 runs it in "
+                    f"bf16 instead.")
         return "int8 by default (`QUANTIZE`)."
     if chosen is False:  # set at export, not measured
         return f"fp32 by default (`{SERVING_FILE}` says `\"quantize\": false`, set at export: int8 was not measured)."
@@ -274,7 +290,9 @@ def export(args: ExportArgs):
     serving = json.loads((source / SERVING_FILE).read_text())
     serving["name"] = args.name or serving["name"]
     serving["origin"] = origin(chain)
-    serving["quantize"] = int8_keeps_accuracy(args.evaluations) if args.quantize is None else args.quantize
+    serving["quantize"] = (int8_keeps_accuracy(args.evaluations, args.int8_layers)
+                           if args.quantize is None else args.quantize)
+    serving["int8_layers"] = args.int8_layers
     if args.ngram:
         shutil.copy(args.ngram, Path(args.out) / NGRAM_FILE)
         serving["ngram_weight"] = args.ngram_weight
@@ -317,19 +335,27 @@ def plots_section(names) -> str:
     return "\n## Plots (`training.evaluate.score --plots`)\n\n" + "\n\n".join(images) + "\n"
 
 
-def int8_keeps_accuracy(paths, tolerance=INT8_TOLERANCE) -> bool:
-    """False when an evaluation pair (same data, fp32 and int8) shows int8 losing > tolerance."""
+def int8_keeps_accuracy(paths, layers=INT8_ATTENTION_AND_FEED_FORWARD, tolerance=INT8_TOLERANCE) -> bool:
+    """False when an evaluation pair (same data, fp32 and int8 of these layers) shows int8 losing > tolerance."""
     results = [json.loads(Path(path).read_text()) for path in paths]
-    scored = {(r["data"], r.get("held_out", False), r.get("clean"), r.get("symmetric"),
-               bool(r.get("quantized"))): r
+    scored = {(r["data"], r.get("held_out", False), r["metrics"].get("n"), r.get("clean"), r.get("symmetric"),
+               r.get("contrasts", False), int8_setting(r)): r
               for r in results if r.get("model_path")}  # training.evaluate.score results, not baselines
-    for (data_file, held_out, clean, symmetric, quantized), result in scored.items():
-        full = scored.get((data_file, held_out, clean, symmetric, False))
-        if quantized and full:
+    for (*setting, int8), result in scored.items():
+        unquantized = scored.get((*setting, None))
+        if int8 == layers and unquantized:
             task = result["task"]
-            if kept_figure(task, full["metrics"]) - kept_figure(task, result["metrics"]) > tolerance:
+            if kept_figure(task, unquantized["metrics"]) - kept_figure(task, result["metrics"]) > tolerance:
                 return False
     return True
+
+
+def int8_setting(result):
+    """The int8 layer set an evaluation ran, None when unquantized."""
+    if not result.get("quantized"):
+        return None
+    # Results scored before int8_layers was recorded used the one set there was then.
+    return result.get("int8_layers") or INT8_ATTENTION_AND_FEED_FORWARD
 
 
 def kept_figure(task, metrics) -> float:
