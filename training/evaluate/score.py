@@ -257,7 +257,7 @@ def evaluate(args: EvaluateArgs) -> dict:
             "device": str(predictor.device), "dtype": predictor.describe()["dtype"],
             "clean": predictor.cleaning,
             "quantized": predictor.quantized,
-            "int8_layers": predictor.int8_layers if predictor.quantized else None,
+            "int8_layers": predictor.describe()["int8_layers"],
             "symmetric": getattr(predictor, "symmetric", None),
             "align_numbers": getattr(predictor, "align_numbers", None), "metrics": metrics,
             "calibration": calibration, "seconds": round(time.time() - started, 1)}
