@@ -32,6 +32,7 @@ DEFAULTS = {
     "LOAD_MODELS_AT_START": True,  # load both models in create_app, so a bad setting fails fast
     "COMPUTE_DTYPE": "auto",  # auto|fp32|bf16|fp16; auto: fp16 on CUDA, bf16 on a CPU with AMX/AVX-512 BF16, else fp32
     "QUANTIZE": None,  # int8 dynamic quantization of the Linear layers; None: on for CPU unless the model's serving.json says not, off on CUDA
+    "TRACE_MODEL": None,  # run the forward pass as a TorchScript trace, checked against the model at load; None: on a CPU
     # Micro-batching: concurrent requests for one model share forward passes (microbatch.py).
     "BATCH_MAX_ROWS": 32,  # most texts or pairs in one forward pass
     "BATCH_TOKEN_BUDGET": 4096,  # most padded tokens (rows × longest row) in one forward pass

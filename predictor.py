@@ -16,12 +16,15 @@ from transformers.utils import CONFIG_NAME, cached_file
 
 import microbatch
 from compute import (CALL_COST_TOKENS, DTYPE_NAMES, check_int8_layers, quantize_linear_layers,
-                     resolve_device, serving_precision)
+                     resolve_device, serving_precision, traced_model, use_trace)
 from model_errors import ModelLoadError
 from model_files import read_serving_info, serving_setting
 from preprocessing import clean_if
 
 DEFAULT_MAX_LENGTH = 128
+# Texts of the batches a model is traced on and checked against (compute.traced_model): two
+# lengths, so the traced batch has padding; pairs, so the checks have both token types.
+TRACE_TEXTS = ("짧은 문장", "이것은 조금 더 긴 두 번째 문장입니다.", "세 번째 문장")
 
 
 def local_directory(location):
@@ -69,7 +72,7 @@ class Predictor:
     warm_up_input = None  # one short input, run once when a worker loads the model
 
     def __init__(self, location, device=None, max_length=None, batch_size=32, dtype=None,
-                 quantize=False, int8_layers=None):
+                 quantize=False, int8_layers=None, trace=None):
         self.location = str(location)
         self.device = resolve_device(device)
         self.batch_size = batch_size
@@ -103,6 +106,16 @@ class Predictor:
         self._tokenizer_lock = threading.Lock()
         # Concurrent forward passes would only fight over the same cores: one batch at a time.
         self._model_lock = threading.Lock()
+        # TRACE_MODEL: the forward pass as a TorchScript trace (None: on a CPU), checked at load.
+        self.traced = self._trace() if use_trace(trace, self.device) else None
+
+    def _trace(self):
+        """The model traced on a padded batch and checked on others; None where it does not fit."""
+        def batch(first, second=None):
+            return dict(self.tokenizer(first, second, padding=True, return_tensors="pt").to(self.device))
+        texts = list(TRACE_TEXTS)
+        checks = [batch(texts[1]), batch(texts, texts[::-1])]
+        return traced_model(self.model, batch(texts[:2]), checks)
 
     def _default_max_length(self) -> int:
         limits = [DEFAULT_MAX_LENGTH, getattr(self.config, "max_position_embeddings", 512)]
@@ -118,7 +131,8 @@ class Predictor:
                 "max_length": self.max_length, "clean": self.cleaning,
                 "dtype": DTYPE_NAMES.get(self.dtype, str(self.dtype)),
                 "quantized": self.quantized,
-                "int8_layers": self.int8_layers if self.quantized else None, "origin": self.origin}
+                "int8_layers": self.int8_layers if self.quantized else None,
+                "traced": self.traced is not None, "origin": self.origin}
 
     def clean(self, text: str) -> str:
         """The cleaning this model was trained with."""
@@ -149,9 +163,10 @@ class Predictor:
             return list(self.forward(batch.to(self.device)))
 
     def forward(self, batch) -> torch.Tensor:
-        """Run the model; float32 logits on the CPU."""
+        """Run the model (its trace, when it has one); float32 logits on the CPU."""
         with torch.inference_mode():
-            return self.model(**batch).logits.float().cpu()
+            module = self.model if self.traced is None else self.traced
+            return module(**batch)["logits"].float().cpu()
 
     def postprocess(self, encoded, logits) -> dict:
         """One input's logits → the API's result object (without the model name)."""

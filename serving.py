@@ -47,7 +47,7 @@ def init_app(app) -> None:
     registry = models.PredictorRegistry(
         locations, batcher_options=batcher_options(app.config), device=app.config["DEVICE"],
         max_length=app.config["MAX_LENGTH"], quantize=app.config["QUANTIZE"],
-        dtype=app.config["COMPUTE_DTYPE"],
+        dtype=app.config["COMPUTE_DTYPE"], trace=app.config["TRACE_MODEL"],
         task_options={models.SENTIMENT: {"labels": app.config["SENTIMENT_LABELS"]}})
     app.extensions["predictors"] = registry
     if app.config["LOAD_MODELS_AT_START"]:

@@ -1,5 +1,7 @@
 """Forward-pass speed of one model, unquantized against int8 (`QUANTIZE`), on real inputs, no server.
 
+Each setting runs traced (TRACE_MODEL's default on a CPU); "int8 eager" is int8 without the trace.
+
     python -m bench.forward                         # both embedded models on this machine's CPU
     python -m bench.forward --dtypes fp32 bf16      # also each model forced to these dtypes
     python -m bench.forward --device cuda --batch-sizes 1 16 64
@@ -50,19 +52,20 @@ def main(argv=None):
     parser.add_argument("--dtypes", nargs="*", default=[], choices=("fp32", "bf16", "fp16"),
                         help="also time each model forced to these dtypes (COMPUTE_DTYPE)")
     args = parser.parse_args(argv)
-    # (label, QUANTIZE, COMPUTE_DTYPE): "unquantized" is this host's own dtype (auto).
-    settings = [("unquantized", False, "auto")] + [(dtype, False, dtype) for dtype in args.dtypes]
+    # (label, QUANTIZE, COMPUTE_DTYPE, TRACE_MODEL): "unquantized" is this host's own dtype (auto).
+    settings = [("unquantized", False, "auto", None)] + [(dtype, False, dtype, None) for dtype in args.dtypes]
     if args.device == "cpu":
-        settings.append(("int8", True, "auto"))
+        settings += [("int8", True, "auto", None), ("int8 eager", True, "auto", False)]
     results = {}
     for task in TASKS:
         inputs = as_inputs(task, load_bodies(task, args.data_dir, limit=1000))
-        for label, quantize, dtype in settings:
+        for label, quantize, dtype, trace in settings:
             predictor = load_predictor(getattr(args, f"{task}_model"), task, device=args.device,
-                                       quantize=quantize, dtype=dtype)
+                                       quantize=quantize, dtype=dtype, trace=trace)
+            described = predictor.describe()
             results[f"{task} {label}"] = {
-                "dtype": predictor.describe()["dtype"],
-                "int8_layers": predictor.describe()["int8_layers"],
+                "dtype": described["dtype"], "int8_layers": described["int8_layers"],
+                "traced": described["traced"],
                 **{str(size): time_batches(predictor, inputs, size, args.seconds)
                    for size in args.batch_sizes}}
     print(json.dumps({"device": args.device, "cpu": hardware.describe_cpu(), "results": results},

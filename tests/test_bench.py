@@ -118,7 +118,8 @@ def test_forward_benchmark_times_both_settings(tiny_models, tmp_path, capsys):
                   "--data-dir", str(tmp_path)])
     results = json.loads(capsys.readouterr().out)["results"]
     assert set(results) == {f"{task} {setting}" for task in ("sentiment", "similarity")
-                            for setting in ("unquantized", "int8")}
+                            for setting in ("unquantized", "int8", "int8 eager")}
+    assert [results[f"sentiment {setting}"]["traced"] for setting in ("int8", "int8 eager")] == [True, False]
     for by_size in results.values():
         assert by_size["1"]["calls"] >= 1 and by_size["1"]["ms_per_call"] > 0
 

@@ -256,7 +256,8 @@ def no_int8_model(tiny_models, tmp_path_factory):
 
 def test_a_bf16_host_serves_a_model_without_int8_in_bf16(fake_cpu, no_int8_model):
     fake_cpu(SAPPHIRE_RAPIDS)
-    bf16 = load_predictor(no_int8_model, "similarity", device="cpu")
+    # Eager, so that the hook below sees the encoder (a trace runs no Python hooks).
+    bf16 = load_predictor(no_int8_model, "similarity", device="cpu", trace=False)
     fake_cpu(AMD_EPYC)
     fp32 = load_predictor(no_int8_model, "similarity", device="cpu")
     assert (bf16.describe()["dtype"], bf16.quantized) == ("bf16", False)
@@ -296,3 +297,50 @@ def test_a_pair_scored_in_one_pass_keeps_the_api_contract(tiny_config, pair_orde
     expected = load_predictor(pair_order_models["plain"], "similarity", quantize=None).predict([PAIRS[0]])
     assert result["score"] == pytest.approx(expected[0]["score"], abs=1e-5)
     assert result["cleaned"] == [first, second]
+
+
+@pytest.mark.parametrize("quantize", [False, True])
+def test_a_cpu_model_runs_traced_with_the_eager_models_results(tiny_models, quantize):
+    traced = {task: load_predictor(location, task, device="cpu", quantize=quantize)
+              for task, location in tiny_models.items()}
+    eager = {task: load_predictor(location, task, device="cpu", quantize=quantize, trace=False)
+             for task, location in tiny_models.items()}
+    assert all(p.describe()["traced"] and p.traced is not None for p in traced.values())
+    assert not any(p.describe()["traced"] for p in eager.values())
+    # Batches of other sizes and lengths than the traced one, padded and not.
+    for inputs in (TEXTS, TEXTS[:1], TEXTS[1:4]):
+        assert [r["probabilities"]["positive"] for r in traced["sentiment"].predict(inputs)] == \
+            pytest.approx([r["probabilities"]["positive"] for r in eager["sentiment"].predict(inputs)], abs=1e-6)
+    for pairs in (PAIRS, PAIRS[:1]):
+        assert [r["score"] for r in traced["similarity"].predict(pairs)] == \
+            pytest.approx([r["score"] for r in eager["similarity"].predict(pairs)], abs=1e-6)
+
+
+def test_a_trace_that_fails_or_differs_leaves_the_model_eager(tiny_models, monkeypatch, caplog):
+    def broken_trace(model, **kwargs):
+        raise RuntimeError("cannot trace this model")
+    monkeypatch.setattr(torch.jit, "trace", broken_trace)
+    failed = load_predictor(tiny_models["sentiment"], "sentiment", device="cpu")
+    assert failed.traced is None and "cannot trace this model" in caplog.text
+
+    class Shifted(torch.nn.Module):  # a "trace" whose logits are off by 0.01
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, **batch):
+            return {"logits": self.model(**batch).logits + 0.01}
+    monkeypatch.setattr(torch.jit, "trace", lambda model, **kwargs: Shifted(model))
+    differs = load_predictor(tiny_models["sentiment"], "sentiment", device="cpu")
+    assert differs.traced is None and "differ from the model's by 0.01" in caplog.text
+    assert differs.predict(TEXTS[:2])[0]["label"] in ("negative", "positive")
+
+
+def test_tracing_is_on_for_a_cpu_by_default_and_follows_the_setting(tiny_config):
+    assert compute.use_trace(None, torch.device("cpu")) is True
+    assert compute.use_trace(None, torch.device("cuda")) is False
+    assert compute.use_trace(False, torch.device("cpu")) is False
+    ready = create_app({**tiny_config, "TRACE_MODEL": False}).test_client().get("/readyz").json["models"]
+    assert ready["sentiment"]["traced"] is False and ready["similarity"]["traced"] is False
+    ready = create_app(tiny_config).test_client().get("/readyz").json["models"]
+    assert ready["sentiment"]["traced"] is True and ready["similarity"]["traced"] is True
