@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, HfArgumentParser
 
-from compute import INT8_ATTENTION, INT8_ATTENTION_AND_FEED_FORWARD, INT8_LAYER_SETS
+from compute import INT8_ATTENTION, INT8_ATTENTION_AND_FEED_FORWARD, check_int8_layers
 from model_files import (CARD_FILE, DEV_METRICS_FILE, EVALUATIONS_FILE, IMPORT_FILE, NGRAM_FILE, PLOT_DIR,
                          PLOTS, SERVING_FILE, SIMILARITY, SUMMARY_FILE, TRAIN_ARGS_FILE, evaluation_data,
                          write_serving_info)
@@ -50,8 +50,7 @@ class ExportArgs:
     def __post_init__(self):
         if self.ngram and not 0 < self.ngram_weight < 1:
             raise ValueError("--ngram_weight must be between 0 and 1 (exclusive)")
-        if self.int8_layers not in INT8_LAYER_SETS:
-            raise ValueError(f"--int8_layers must be one of {', '.join(INT8_LAYER_SETS)}")
+        check_int8_layers(self.int8_layers)
 
 
 def architecture(config) -> str:
