@@ -1,6 +1,9 @@
 """training.data.mix: a run's data as data: sources checked by name and key, a file or JSON text alike,
 the plain similarity mix, and the mix read back from older runs' options."""
 import json
+import re
+import subprocess
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -64,10 +67,31 @@ def test_the_plain_similarity_mix_is_korsts_train_and_nine_tenths_of_klue_sts(da
     assert finetune.parse_args(common + NO_EXTRA_PAIRS).mix == {"train": [{"source": "korsts", "skip": 0, "limit": 0}]}
 
 
-def test_the_mix_of_a_run_from_before_mix_is_read_from_its_old_options():
-    old = {"task": "similarity", "klue_sts": True, "style_paraphrases": 1, "question_paraphrases": True,
-           "question_unrelated": True, "numeral_variants": True, "nli_ranking": 4, "contrast_ranking": True,
-           "everyday_contrasts": True, "contrast_edits": ["antonym", "negation"]}
-    read = mix.from_train_args(old)
-    assert mix.check(read, "similarity") == mix.parse("training/recipes/similarity-contrasts.json", "similarity")
+SERVED_LINEAGE = "training/recipes/similarity-served.sh"
+PARAPHRASES = {"task": "similarity", "klue_sts": True, "style_paraphrases": 1, "question_paraphrases": True,
+               "question_unrelated": True}
+RANKING = PARAPHRASES | {"numeral_variants": True, "nli_ranking": 4, "ranking_margin": 1.0}
+CONTRASTS = RANKING | {"contrast_ranking": True, "everyday_contrasts": True, "contrast_edits": ["antonym", "negation"]}
+
+
+@pytest.mark.parametrize("old_switches, mix_file", [
+    ("running_model/similarity/train_args.json", PLAIN),  # stage 2's switches, saved beside the served model
+    (PARAPHRASES, "training/recipes/similarity-paraphrases.json"),  # the card's stages, as run then
+    (RANKING, "training/recipes/similarity-ranking.json"),
+    (CONTRASTS, "training/recipes/similarity-contrasts.json"),
+])
+def test_the_served_stages_old_switches_read_as_the_mix_files_the_served_recipe_uses(old_switches, mix_file):
+    if isinstance(old_switches, str):
+        if not Path(old_switches).exists():
+            pytest.skip(f"{old_switches} is absent")
+        old_switches = json.loads(Path(old_switches).read_text())
+    read = mix.from_train_args(old_switches)
+    assert mix.check(read, "similarity") == mix.parse(mix_file, "similarity")
     assert mix.from_train_args({"task": "similarity", "mix": read}) is read
+    assert mix_file == PLAIN or f"--mix {mix_file}" in Path(SERVED_LINEAGE).read_text()
+
+
+def test_the_served_recipe_is_valid_bash_and_names_files_that_exist():
+    subprocess.run(["bash", "-n", SERVED_LINEAGE], check=True)
+    named = re.findall(r"training/recipes/[\w.-]+", Path(SERVED_LINEAGE).read_text())
+    assert len(named) >= 6 and all(Path(name).exists() for name in named)

@@ -11,9 +11,7 @@
 # results/similarity-nli-first.json, results/similarity-nli-first-ranking.json).
 # Resumable: run it again after an interruption. About two and a half hours on 2 CPU cores.
 #   training/recipes/similarity.sh            # RUNS=... to use another run directory
-# The served model's later stages are the same command with another mix and start
-# (running_model/similarity/README.md): similarity-paraphrases.json (stage "paraqu"),
-# similarity-ranking.json (stage D), similarity-contrasts.json (stages I and J).
+# The served model comes from another lineage: training/recipes/similarity-served.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
